@@ -1,0 +1,155 @@
+//! Answers as clients see them: `{"profile": ...}` or `{"profiles": [...]}` with `source`,
+//! `cache` and `ageSeconds`, and batch results. They borrow profiles from the snapshot that
+//! answered, so serving copies nothing until serialisation.
+
+use crate::error::ApiError;
+use crate::profile::Profile;
+use crate::query::MatchMode;
+use crate::snapshot::{Origin, Snapshot};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How fresh the answering snapshot was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheState {
+    /// Younger than its TTL.
+    Hit,
+    /// Expired; a refresh runs in the background.
+    Stale,
+    /// The request waited for a load.
+    Miss,
+}
+
+impl CacheState {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Stale => "stale",
+            Self::Miss => "miss",
+        }
+    }
+}
+
+/// A successful resolve.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    snapshot: Arc<Snapshot>,
+    hits: Vec<u32>,
+    mode: MatchMode,
+    /// How fresh the snapshot was.
+    pub cache: CacheState,
+    /// The snapshot's age.
+    pub age: Duration,
+}
+
+impl Resolution {
+    pub(crate) fn new(
+        snapshot: Arc<Snapshot>,
+        hits: Vec<u32>,
+        mode: MatchMode,
+        cache: CacheState,
+        age: Duration,
+    ) -> Self {
+        Self {
+            snapshot,
+            hits,
+            mode,
+            cache,
+            age,
+        }
+    }
+
+    /// Where the answer came from.
+    pub fn origin(&self) -> Origin {
+        self.snapshot.origin()
+    }
+
+    /// The match mode asked for.
+    pub fn mode(&self) -> MatchMode {
+        self.mode
+    }
+
+    /// The matching profiles, sorted by ARN.
+    pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
+        self.hits.iter().filter_map(|&i| self.snapshot.get(i))
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+struct ProfileList<'a>(&'a Resolution);
+
+impl Serialize for ProfileList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.hits.len()))?;
+        for p in self.0.profiles() {
+            seq.serialize_element(p)?;
+        }
+        seq.end()
+    }
+}
+
+impl Resolution {
+    fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        match (self.mode, self.profiles().next()) {
+            (MatchMode::One, Some(p)) => map.serialize_entry("profile", p)?,
+            _ => map.serialize_entry("profiles", &ProfileList(self))?,
+        }
+        map.serialize_entry("source", self.origin().as_str())?;
+        map.serialize_entry("cache", self.cache.as_str())?;
+        map.serialize_entry("ageSeconds", &((self.age.as_secs_f64() * 1000.0).round() / 1000.0))
+    }
+}
+
+impl Serialize for Resolution {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(4))?;
+        self.serialize_fields(&mut map)?;
+        map.end()
+    }
+}
+
+/// The body of a batch: `{"results": [{"status": 200, ...} | {"status": 4xx, "error": {...}}]}`.
+#[derive(Debug)]
+pub struct BatchAnswer(pub Vec<Result<Resolution, ApiError>>);
+
+struct BatchItem<'a>(&'a Result<Resolution, ApiError>);
+
+impl Serialize for BatchItem<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        match self.0 {
+            Ok(r) => {
+                map.serialize_entry("status", &200)?;
+                r.serialize_fields(&mut map)?;
+            }
+            Err(e) => {
+                map.serialize_entry("status", &e.status())?;
+                map.serialize_entry("error", &e.body().error)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl Serialize for BatchAnswer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("results", &self.0.iter().map(BatchItem).collect::<Vec<_>>())?;
+        map.end()
+    }
+}
+
+impl BatchAnswer {
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"results":[]}"#))
+    }
+}

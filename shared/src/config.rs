@@ -1,0 +1,225 @@
+//! Typed configuration from the environment, read through an injectable lookup so that tests
+//! never touch the process environment. A bad value fails start-up and names the variable.
+
+use crate::query::validate_region;
+use crate::source::routes::DEFAULT_PREFIX;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// `PROFILE_RESOLVER_TTL_SECONDS`
+pub const TTL_SECONDS: &str = "PROFILE_RESOLVER_TTL_SECONDS";
+/// `PROFILE_RESOLVER_MAX_STALE_SECONDS`
+pub const MAX_STALE_SECONDS: &str = "PROFILE_RESOLVER_MAX_STALE_SECONDS";
+/// `PROFILE_RESOLVER_REGIONS`
+pub const REGIONS: &str = "PROFILE_RESOLVER_REGIONS";
+/// `PROFILE_RESOLVER_SSM_PREFIX`
+pub const SSM_PREFIX: &str = "PROFILE_RESOLVER_SSM_PREFIX";
+/// `PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS`
+pub const UPSTREAM_TIMEOUT_MS: &str = "PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS";
+/// `AWS_REGION`
+pub const AWS_REGION: &str = "AWS_REGION";
+
+/// A variable with a bad value. Values are not echoed: some variables hold secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} is invalid: expected {expected}")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// The expected form.
+    pub expected: String,
+}
+
+impl ConfigError {
+    /// A new error.
+    pub fn new(variable: &'static str, expected: impl Into<String>) -> Self {
+        Self {
+            variable,
+            expected: expected.into(),
+        }
+    }
+}
+
+/// The engine's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The function's own region: the default query region and the region of SSM routes.
+    pub home_region: String,
+    /// The allow-list of regions.
+    pub regions: Vec<String>,
+    /// Snapshot TTL before jitter.
+    pub ttl: Duration,
+    /// How long past expiry a snapshot may serve while refreshes fail.
+    pub max_stale: Duration,
+    /// The routes prefix, `None` when routes are disabled.
+    pub ssm_prefix: Option<String>,
+    /// Budget for one upstream call, retries included.
+    pub upstream_timeout: Duration,
+}
+
+impl EngineConfig {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// The first variable with a bad value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads through `lookup`.
+    ///
+    /// # Errors
+    /// The first variable with a bad value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let home_region = lookup(AWS_REGION)
+            .filter(|r| validate_region(r).is_ok())
+            .ok_or_else(|| ConfigError::new(AWS_REGION, "a region name such as us-east-1"))?;
+        let regions = match lookup(REGIONS) {
+            None => vec![home_region.clone()],
+            Some(list) => parse_regions(&list)?,
+        };
+        let ttl = seconds(&lookup, TTL_SECONDS, 60.0, false)?;
+        let max_stale = seconds(&lookup, MAX_STALE_SECONDS, 3600.0, true)?;
+        let ssm_prefix = match lookup(SSM_PREFIX) {
+            None => Some(DEFAULT_PREFIX.to_owned()),
+            Some(p) if p.is_empty() => None,
+            Some(p) if p.starts_with('/') && p.len() <= 2048 => Some(p),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    SSM_PREFIX,
+                    "a path starting with / (empty disables routes)",
+                ));
+            }
+        };
+        let timeout_ms: u64 = parse(&lookup, UPSTREAM_TIMEOUT_MS, 2000, "milliseconds from 1 to 60000")?;
+        if !(1..=60_000).contains(&timeout_ms) {
+            return Err(ConfigError::new(UPSTREAM_TIMEOUT_MS, "milliseconds from 1 to 60000"));
+        }
+        Ok(Self {
+            home_region,
+            regions,
+            ttl,
+            max_stale,
+            ssm_prefix,
+            upstream_timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+}
+
+fn parse_regions(list: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for r in list.split(',').map(str::trim) {
+        if validate_region(r).is_err() {
+            return Err(ConfigError::new(
+                REGIONS,
+                "comma-separated region names such as us-east-1,eu-west-1",
+            ));
+        }
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a variable and parses it, with a default when unset.
+///
+/// # Errors
+/// The variable and the expected form when the value does not parse.
+pub fn parse<T: FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match lookup(variable) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::new(variable, expected)),
+    }
+}
+
+fn seconds(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: f64,
+    zero_ok: bool,
+) -> Result<Duration, ConfigError> {
+    let expected = if zero_ok {
+        "a number of seconds, 0 or more"
+    } else {
+        "a number of seconds above 0"
+    };
+    let s: f64 = parse(lookup, variable, default, expected)?;
+    let ok = s.is_finite() && (s > 0.0 || (zero_ok && s == 0.0)) && s <= 31_536_000.0;
+    if ok {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(ConfigError::new(variable, expected))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = EngineConfig::from_lookup(lookup(&[("AWS_REGION", "us-east-1")])).unwrap();
+        assert_eq!(c.regions, ["us-east-1"]);
+        assert_eq!(c.ttl, Duration::from_secs(60));
+        assert_eq!(c.max_stale, Duration::from_secs(3600));
+        assert_eq!(c.ssm_prefix.as_deref(), Some("/profile-resolver/routes/"));
+        assert_eq!(c.upstream_timeout, Duration::from_millis(2000));
+    }
+
+    #[test]
+    fn region_list_is_trimmed_and_deduplicated() {
+        let c = EngineConfig::from_lookup(lookup(&[
+            ("AWS_REGION", "us-east-1"),
+            ("PROFILE_RESOLVER_REGIONS", "us-east-1, eu-west-1,us-east-1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.regions, ["us-east-1", "eu-west-1"]);
+    }
+
+    #[test]
+    fn empty_prefix_disables_routes() {
+        let c = EngineConfig::from_lookup(lookup(&[
+            ("AWS_REGION", "us-east-1"),
+            ("PROFILE_RESOLVER_SSM_PREFIX", ""),
+        ]))
+        .unwrap();
+        assert_eq!(c.ssm_prefix, None);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases = [
+            ("PROFILE_RESOLVER_TTL_SECONDS", "sixty"),
+            ("PROFILE_RESOLVER_TTL_SECONDS", "0"),
+            ("PROFILE_RESOLVER_TTL_SECONDS", "-1"),
+            ("PROFILE_RESOLVER_MAX_STALE_SECONDS", "NaN"),
+            ("PROFILE_RESOLVER_REGIONS", "us-east-1,,eu-west-1"),
+            ("PROFILE_RESOLVER_REGIONS", "US-EAST-1"),
+            ("PROFILE_RESOLVER_SSM_PREFIX", "routes/"),
+            ("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "0"),
+            ("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "2s"),
+        ];
+        for (var, value) in cases {
+            let err = EngineConfig::from_lookup(lookup(&[("AWS_REGION", "us-east-1"), (var, value)])).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}");
+            assert!(err.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn missing_region_names_aws_region() {
+        let err = EngineConfig::from_lookup(lookup(&[])).unwrap_err();
+        assert_eq!(err.variable, "AWS_REGION");
+    }
+}

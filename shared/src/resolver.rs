@@ -1,0 +1,496 @@
+//! The resolver: snapshots per region behind refresh cells, route fallback, and the contract's
+//! resolution order.
+//!
+//! 1. A fresh snapshot answers at once (`cache: hit`).
+//! 2. An expired one still answers (`stale`) while exactly one background refresh runs, and keeps
+//!    answering while refreshes fail, up to the maximum staleness.
+//! 3. Without a usable snapshot the request waits for the one in-flight load, at most the
+//!    upstream timeout (`miss`).
+//! 4. When the tags give no match, or tag discovery is unavailable, routes answer.
+//! 5. Otherwise `NoMatch` if the sources answered, `UpstreamUnavailable` if they did not.
+//!
+//! A query never causes an upstream call: calls happen only when a snapshot is due, so a region
+//! sees one snapshot build per TTL window whatever the request rate.
+
+mod cell;
+
+use crate::answer::{CacheState, Resolution};
+use crate::clock::Clock;
+use crate::config::EngineConfig;
+use crate::error::{ApiError, ErrorCode};
+use crate::query::{MatchMode, Query};
+use crate::snapshot::Snapshot;
+use crate::source::routes::snapshots_by_region;
+use crate::source::{CatalogSource, Heartbeat, Operation, RouteSource, SourceError, TagSource};
+use crate::stats::{Event, Stats};
+use cell::{Cell, Entry, Permit, View};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+
+/// Routes grouped by the region of their ARN.
+type RouteTable = HashMap<String, Arc<Snapshot>>;
+
+/// The upstreams the resolver reads.
+#[derive(Clone)]
+pub struct Sources {
+    /// Tag discovery.
+    pub tags: Arc<dyn TagSource>,
+    /// The Bedrock catalogue.
+    pub catalog: Arc<dyn CatalogSource>,
+    /// Static routes; `None` disables them.
+    pub routes: Option<Arc<dyn RouteSource>>,
+}
+
+/// The engine. Cheap to clone; clones share snapshots, refreshes and stats.
+#[derive(Clone)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    sources: Sources,
+    regions: HashMap<String, Cell<Snapshot>>,
+    routes: Cell<RouteTable>,
+    stats: Arc<Stats>,
+}
+
+/// Readiness of one region for `/health`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionHealth {
+    /// Whether a usable snapshot exists.
+    pub ready: bool,
+    /// `fresh`, `stale`, `loading` or `unavailable`.
+    pub state: &'static str,
+    /// Profiles in the current snapshot.
+    pub profiles: usize,
+    /// Age of the current snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<f64>,
+    /// The operation of the last failed refresh, until one succeeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl Resolver {
+    /// A resolver over `sources`. Nothing is loaded until [`Resolver::prewarm`] or a query.
+    pub fn new(config: EngineConfig, sources: Sources, clock: Arc<dyn Clock>, stats: Arc<Stats>) -> Self {
+        let regions = config.regions.iter().map(|r| (r.clone(), Cell::default())).collect();
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                sources,
+                regions,
+                routes: Cell::default(),
+                stats,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.inner.stats
+    }
+
+    /// Starts loading every region and the routes, without waiting.
+    pub fn prewarm(&self) {
+        for region in self.inner.regions.keys() {
+            self.start_region_refresh(region, false);
+        }
+        self.start_routes_refresh(false);
+    }
+
+    /// Starts a refresh of whatever has expired or was never loaded. Called when a Lambda
+    /// sandbox thaws (an INVOKE event); correctness never depends on it.
+    pub fn refresh_due(&self) {
+        let now = self.inner.clock.now();
+        for (region, cell) in &self.inner.regions {
+            if !matches!(cell.view(now, self.inner.config.max_stale), View::Fresh(_)) {
+                self.start_region_refresh(region, false);
+            }
+        }
+        if !matches!(self.inner.routes.view(now, self.inner.config.max_stale), View::Fresh(_)) {
+            self.start_routes_refresh(false);
+        }
+    }
+
+    /// Forces a refresh of one region (or all, and the routes), past any failure backoff. A
+    /// refresh already running is not duplicated.
+    ///
+    /// # Errors
+    /// `InvalidQuery` for a region outside the allow-list.
+    pub fn force_refresh(&self, region: Option<&str>) -> Result<(), ApiError> {
+        match region {
+            Some(r) => {
+                self.cell(r)?;
+                self.start_region_refresh(r, true);
+            }
+            None => {
+                for r in self.inner.regions.keys() {
+                    self.start_region_refresh(r, true);
+                }
+                self.start_routes_refresh(true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Readiness per region.
+    pub fn health(&self) -> BTreeMap<String, RegionHealth> {
+        let now = self.inner.clock.now();
+        self.inner
+            .regions
+            .iter()
+            .map(|(region, cell)| {
+                let view = cell.view(now, self.inner.config.max_stale);
+                let current = cell.current();
+                let state = match (&view, cell.is_loading()) {
+                    (View::Fresh(_), _) => "fresh",
+                    (View::Stale(_), _) => "stale",
+                    (View::Unusable, true) => "loading",
+                    (View::Unusable, false) => "unavailable",
+                };
+                let health = RegionHealth {
+                    ready: !matches!(view, View::Unusable),
+                    state,
+                    profiles: current.as_ref().map_or(0, |e| e.value.len()),
+                    age_seconds: current.as_ref().map(|e| age(now, e).as_secs_f64()),
+                    last_error: cell.last_error().map(|e| e.operation.to_string()),
+                };
+                (region.clone(), health)
+            })
+            .collect()
+    }
+
+    /// Resolves one query.
+    ///
+    /// # Errors
+    /// `InvalidQuery` (region not allowed), `NoMatch`, `AmbiguousMatch` or
+    /// `UpstreamUnavailable`, as the contract orders them.
+    pub async fn resolve(&self, query: &Query) -> Result<Resolution, ApiError> {
+        let region = query.region.as_deref().unwrap_or(&self.inner.config.home_region);
+        let cell = self.cell(region)?;
+        let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
+        let now = self.inner.clock.now();
+        let (entry, cache) = match cell.view(now, self.inner.config.max_stale) {
+            View::Fresh(e) => (Some(e), CacheState::Hit),
+            View::Stale(e) => {
+                self.start_region_refresh(region, false);
+                (Some(e), CacheState::Stale)
+            }
+            View::Unusable => {
+                // Routes may have to answer instead: load them alongside, not after.
+                self.start_routes_refresh(false);
+                (self.wait_for_region(region, cell, deadline).await, CacheState::Miss)
+            }
+        };
+        self.inner.stats.record(match cache {
+            CacheState::Hit => Event::Hit,
+            CacheState::Stale => Event::StaleHit,
+            CacheState::Miss => Event::Miss,
+        });
+
+        if let Some(entry) = &entry {
+            let hits = entry.value.matches(query);
+            if !hits.is_empty() {
+                return answer(query, &entry.value, entry.built_at, hits, cache, self.inner.clock.now());
+            }
+        }
+        let tags_failure = match &entry {
+            Some(_) => None,
+            None => Some(
+                cell.last_error()
+                    .unwrap_or_else(|| loading_error(region, self.inner.config.upstream_timeout)),
+            ),
+        };
+        match (self.route_answer(query, region, deadline).await, tags_failure, entry) {
+            (RouteOutcome::Answer(answered), _, _) => answered,
+            (RouteOutcome::Failed(routes), tags, _) => Err(unavailable(region, tags.as_ref(), Some(&routes))),
+            (RouteOutcome::NoMatch, Some(tags), _) => Err(unavailable(region, Some(&tags), None)),
+            (RouteOutcome::NoMatch, None, Some(entry)) if query.mode == MatchMode::All => answer(
+                query,
+                &entry.value,
+                entry.built_at,
+                Vec::new(),
+                cache,
+                self.inner.clock.now(),
+            ),
+            (RouteOutcome::NoMatch, None, _) => Err(ApiError::new(
+                ErrorCode::NoMatch,
+                format!("no profile in {region} matches {}", tags_text(query)),
+            )),
+        }
+    }
+
+    /// Resolves each query of a batch on its own, concurrently.
+    pub async fn resolve_batch(&self, queries: Vec<Result<Query, ApiError>>) -> Vec<Result<Resolution, ApiError>> {
+        futures::future::join_all(queries.into_iter().map(|q| async move { self.resolve(&q?).await })).await
+    }
+
+    fn cell(&self, region: &str) -> Result<&Cell<Snapshot>, ApiError> {
+        self.inner.regions.get(region).ok_or_else(|| {
+            ApiError::invalid(
+                "region",
+                format!(
+                    "{region} is not an allowed region (allowed: {})",
+                    self.inner.config.regions.join(", ")
+                ),
+            )
+        })
+    }
+
+    /// How long a refresh may go without progress before it is presumed wedged by a freeze. Every
+    /// page is bounded by the upstream timeout, so a live build beats at least this often.
+    fn stuck_after(&self) -> Duration {
+        self.inner.config.upstream_timeout * 3
+    }
+
+    fn max_backoff(&self) -> Duration {
+        self.inner.config.ttl.min(Duration::from_secs(30))
+    }
+
+    fn heartbeat(&self) -> impl FnOnce() -> Heartbeat + '_ {
+        || Heartbeat::new(self.inner.clock.clone())
+    }
+
+    async fn wait_for_region(
+        &self,
+        region: &str,
+        cell: &Cell<Snapshot>,
+        deadline: Instant,
+    ) -> Option<Arc<Entry<Snapshot>>> {
+        let mut done = cell.subscribe();
+        self.start_region_refresh(region, false);
+        self.wait(cell, &mut done, deadline).await
+    }
+
+    /// Waits for the running refresh of `cell` to end, until `deadline`, then reads the cell.
+    async fn wait<T>(
+        &self,
+        cell: &Cell<T>,
+        done: &mut tokio::sync::watch::Receiver<u64>,
+        deadline: Instant,
+    ) -> Option<Arc<Entry<T>>> {
+        if cell.has_live_refresh(self.inner.clock.now(), self.stuck_after()) {
+            // Either outcome is read back from the cell below.
+            let _ = tokio::time::timeout_at(deadline, done.changed()).await;
+        }
+        match cell.view(self.inner.clock.now(), self.inner.config.max_stale) {
+            View::Fresh(e) | View::Stale(e) => Some(e),
+            View::Unusable => None,
+        }
+    }
+
+    fn start_region_refresh(&self, region: &str, force: bool) {
+        let Some(cell) = self.inner.regions.get(region) else {
+            return;
+        };
+        let Some(permit) = cell.try_start(self.inner.clock.now(), self.stuck_after(), force, self.heartbeat()) else {
+            return;
+        };
+        let this = self.clone();
+        let region = region.to_owned();
+        tokio::spawn(async move {
+            let result = this.build_snapshot(&region, &permit).await;
+            this.finish(&region, permit, result);
+        });
+    }
+
+    fn finish(&self, region: &str, permit: Permit, result: Result<Snapshot, SourceError>) {
+        let Some(cell) = self.inner.regions.get(region) else {
+            return;
+        };
+        match &result {
+            Ok(s) => {
+                self.inner.stats.record(Event::Refresh);
+                tracing::info!(region, profiles = s.len(), "snapshot refreshed");
+            }
+            Err(e) => {
+                self.inner.stats.record(Event::RefreshFailure);
+                tracing::warn!(region, operation = %e.operation, error = %e, "snapshot refresh failed");
+            }
+        }
+        cell.finish(
+            &permit,
+            result,
+            self.inner.clock.now(),
+            self.inner.config.ttl,
+            self.max_backoff(),
+        );
+    }
+
+    async fn build_snapshot(&self, region: &str, permit: &Permit) -> Result<Snapshot, SourceError> {
+        let beat = &permit.heartbeat;
+        let tagged = self.inner.sources.tags.tagged_resources(region, beat).await?;
+        let catalog = match self.inner.sources.catalog.application_profiles(region, beat).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(region, error = %e, "Bedrock catalogue unavailable; building the snapshot from tags alone");
+                None
+            }
+        };
+        let (snapshot, dropped) = Snapshot::join(tagged, catalog);
+        if dropped > 0 {
+            tracing::debug!(region, dropped, "dropped untagged or unlisted resources");
+        }
+        Ok(snapshot)
+    }
+
+    fn start_routes_refresh(&self, force: bool) {
+        let Some(source) = self.inner.sources.routes.clone() else {
+            return;
+        };
+        let cell = &self.inner.routes;
+        let Some(permit) = cell.try_start(self.inner.clock.now(), self.stuck_after(), force, self.heartbeat()) else {
+            return;
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let result = source.routes(&permit.heartbeat).await.map(|routes| {
+                snapshots_by_region(routes)
+                    .into_iter()
+                    .map(|(r, s)| (r, Arc::new(s)))
+                    .collect::<RouteTable>()
+            });
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "route refresh failed");
+            }
+            let inner = &this.inner;
+            inner
+                .routes
+                .finish(&permit, result, inner.clock.now(), inner.config.ttl, this.max_backoff());
+        });
+    }
+
+    /// Routes' answer for a query the tags did not answer.
+    async fn route_answer(&self, query: &Query, region: &str, deadline: Instant) -> RouteOutcome {
+        if self.inner.sources.routes.is_none() {
+            return RouteOutcome::NoMatch;
+        }
+        let cell = &self.inner.routes;
+        let (entry, cache) = match cell.view(self.inner.clock.now(), self.inner.config.max_stale) {
+            View::Fresh(e) => (Some(e), CacheState::Hit),
+            View::Stale(e) => {
+                self.start_routes_refresh(false);
+                (Some(e), CacheState::Stale)
+            }
+            View::Unusable => {
+                let mut done = cell.subscribe();
+                self.start_routes_refresh(false);
+                (self.wait(cell, &mut done, deadline).await, CacheState::Miss)
+            }
+        };
+        let Some(entry) = entry else {
+            let mut failure = cell
+                .last_error()
+                .unwrap_or_else(|| loading_error(region, self.inner.config.upstream_timeout));
+            failure.operation = Operation::GetParametersByPath;
+            return RouteOutcome::Failed(failure);
+        };
+        let Some(snapshot) = entry.value.get(region) else {
+            return RouteOutcome::NoMatch;
+        };
+        let hits = snapshot.matches(query);
+        if hits.is_empty() {
+            return RouteOutcome::NoMatch;
+        }
+        RouteOutcome::Answer(answer(
+            query,
+            snapshot,
+            entry.built_at,
+            hits,
+            cache,
+            self.inner.clock.now(),
+        ))
+    }
+}
+
+/// What the routes say about a query.
+enum RouteOutcome {
+    /// Routes are disabled, or none matches.
+    NoMatch,
+    /// A match, or an ambiguity among routes.
+    Answer(Result<Resolution, ApiError>),
+    /// Routes could not be loaded.
+    Failed(SourceError),
+}
+
+fn age<T>(now: SystemTime, entry: &Entry<T>) -> Duration {
+    now.duration_since(entry.built_at).unwrap_or_default()
+}
+
+fn answer(
+    query: &Query,
+    snapshot: &Arc<Snapshot>,
+    built_at: SystemTime,
+    hits: Vec<u32>,
+    cache: CacheState,
+    now: SystemTime,
+) -> Result<Resolution, ApiError> {
+    if query.mode == MatchMode::One && hits.len() > 1 {
+        let candidates: Vec<String> = hits
+            .iter()
+            .filter_map(|&i| snapshot.get(i))
+            .map(|p| p.arn.clone())
+            .collect();
+        let mut err = ApiError::new(
+            ErrorCode::AmbiguousMatch,
+            format!(
+                "{} profiles match {}; add tags to narrow the query, or use match=all",
+                candidates.len(),
+                tags_text(query)
+            ),
+        );
+        err.candidates = Some(candidates);
+        return Err(err);
+    }
+    let age = now.duration_since(built_at).unwrap_or_default();
+    Ok(Resolution::new(snapshot.clone(), hits, query.mode, cache, age))
+}
+
+fn tags_text(query: &Query) -> String {
+    serde_json::to_string(&query.tags).unwrap_or_default()
+}
+
+fn loading_error(region: &str, timeout: Duration) -> SourceError {
+    SourceError::new(
+        Operation::GetResources,
+        crate::source::FailureKind::Timeout,
+        format!(
+            "the first snapshot of {region} did not load within {} ms",
+            timeout.as_millis()
+        ),
+    )
+}
+
+fn unavailable(region: &str, tags: Option<&SourceError>, routes: Option<&SourceError>) -> ApiError {
+    let failures: Vec<&SourceError> = tags.into_iter().chain(routes).collect();
+    let operations: Vec<&str> = failures.iter().map(|f| f.operation.as_str()).collect();
+    let detail: Vec<String> = failures
+        .iter()
+        .map(|f| format!("{} ({:?})", f.operation, f.kind))
+        .collect();
+    let mut err = ApiError::new(
+        ErrorCode::UpstreamUnavailable,
+        format!(
+            "no usable snapshot of {region} and no route: {} failed",
+            detail.join(" and ")
+        ),
+    );
+    err.operation = Some(operations.join(","));
+    err
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+//! A snapshot: every profile one source knows for one region, sorted by ARN, with its index.
+//! Snapshots are immutable; the resolver swaps whole snapshots.
+
+use crate::index::{Index, Postings};
+use crate::profile::Profile;
+use crate::query::Query;
+use crate::source::{CatalogEntry, TaggedResource};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Discovered through the Resource Groups Tagging API.
+    TaggingApi,
+    /// A static route from SSM Parameter Store.
+    ParameterStore,
+}
+
+impl Origin {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TaggingApi => "tagging-api",
+            Self::ParameterStore => "parameter-store",
+        }
+    }
+}
+
+/// Profiles of one region with their tag index.
+#[derive(Debug)]
+pub struct Snapshot {
+    origin: Origin,
+    profiles: Vec<Profile>,
+    index: Index,
+}
+
+impl Snapshot {
+    /// Sorts the profiles by ARN, drops duplicate ARNs (first kept) and indexes them.
+    pub fn new(origin: Origin, mut profiles: Vec<Profile>) -> Self {
+        profiles.sort_by(|a, b| a.arn.cmp(&b.arn));
+        profiles.dedup_by(|b, a| a.arn == b.arn);
+        profiles.shrink_to_fit();
+        let index = Index::build(
+            profiles
+                .iter()
+                .map(|p| p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        Self {
+            origin,
+            profiles,
+            index,
+        }
+    }
+
+    /// Joins tagging's resources with Bedrock's catalogue, per the contract:
+    /// - a resource with an empty tag list (a deleted profile's ghost) is dropped;
+    /// - with a catalogue, a resource Bedrock no longer lists is dropped, and the rest gain
+    ///   name, status and models;
+    /// - without one (Bedrock denied or failed), profiles carry tags alone.
+    ///
+    /// Returns the snapshot and the number of resources dropped.
+    pub fn join(tagged: Vec<TaggedResource>, catalog: Option<Vec<CatalogEntry>>) -> (Self, usize) {
+        let total = tagged.len();
+        let mut catalog: Option<HashMap<String, CatalogEntry>> =
+            catalog.map(|c| c.into_iter().map(|e| (e.arn.clone(), e)).collect());
+        let profiles: Vec<Profile> = tagged
+            .into_iter()
+            .filter(|r| !r.tags.is_empty())
+            .filter_map(|r| {
+                let tags: BTreeMap<String, String> = r.tags.into_iter().collect();
+                let mut profile = Profile::from_arn(&r.arn, tags, true)?;
+                if let Some(catalog) = catalog.as_mut() {
+                    let entry = catalog.remove(&r.arn)?;
+                    profile.name = Some(entry.name);
+                    profile.status = entry.status;
+                    profile.models = Some(entry.models);
+                }
+                Some(profile)
+            })
+            .collect();
+        let dropped = total - profiles.len();
+        (Self::new(Origin::TaggingApi, profiles), dropped)
+    }
+
+    /// Where these profiles came from.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// How many profiles.
+    pub fn len(&self) -> usize {
+        self.profiles.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
+    }
+
+    /// The profile at a position returned by [`Snapshot::matches`].
+    pub fn get(&self, pos: u32) -> Option<&Profile> {
+        self.profiles.get(pos as usize)
+    }
+
+    /// Every profile, sorted by ARN.
+    pub fn profiles(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    /// Positions of the matching profiles, in ARN order.
+    pub fn matches(&self, query: &Query) -> Postings {
+        self.index.matches(query)
+    }
+}
+
+#[cfg(test)]
+mod tests;

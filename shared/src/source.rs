@@ -1,0 +1,188 @@
+//! Upstream sources, each behind a small trait: tag discovery (Resource Groups Tagging API),
+//! the Bedrock catalogue (`ListInferenceProfiles`) and static routes (SSM Parameter Store). Each
+//! has an SDK-backed implementation and an in-memory one for tests.
+
+pub mod bedrock;
+pub mod memory;
+pub mod routes;
+pub mod sdk;
+pub mod tagging;
+
+use async_trait::async_trait;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::clock::Clock;
+
+/// The upstream operations, as named in errors, logs and stats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `tag:GetResources`
+    GetResources,
+    /// `bedrock:ListInferenceProfiles`
+    ListInferenceProfiles,
+    /// `ssm:GetParametersByPath`
+    GetParametersByPath,
+}
+
+impl Operation {
+    /// Every operation, for stats.
+    pub const ALL: [Self; 3] = [
+        Self::GetResources,
+        Self::ListInferenceProfiles,
+        Self::GetParametersByPath,
+    ];
+
+    /// The API operation name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::GetResources => "GetResources",
+            Self::ListInferenceProfiles => "ListInferenceProfiles",
+            Self::GetParametersByPath => "GetParametersByPath",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an upstream call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Throttled (after the SDK's retries).
+    Throttled,
+    /// Access denied.
+    Denied,
+    /// Timed out.
+    Timeout,
+    /// The pagination token expired mid-listing.
+    PaginationTokenExpired,
+    /// Anything else: 5xx, connection refused, malformed response.
+    Unavailable,
+}
+
+/// A failed upstream call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed ({kind:?}): {message}")]
+pub struct SourceError {
+    /// The failing operation.
+    pub operation: Operation,
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// Details for logs. Never contains credentials.
+    pub message: String,
+}
+
+impl SourceError {
+    /// A new error.
+    pub fn new(operation: Operation, kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A resource as the Tagging API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedResource {
+    /// The ARN.
+    pub arn: String,
+    /// Its tags; empty for a recently deleted resource.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A profile as Bedrock lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The ARN.
+    pub arn: String,
+    /// The name.
+    pub name: String,
+    /// The status, e.g. `ACTIVE`.
+    pub status: Option<String>,
+    /// The underlying model ARNs.
+    pub models: Vec<String>,
+}
+
+/// A static route from Parameter Store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The parameter name, for logs.
+    pub parameter: String,
+    /// The tags the route answers for.
+    pub tags: Vec<(String, String)>,
+    /// The profile ARN it points at.
+    pub arn: String,
+}
+
+/// Progress of a long listing, on the resolver's wall clock. The resolver uses it to tell a
+/// slow build that still makes progress from one wedged by a sandbox freeze.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    last_ms: Arc<AtomicU64>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Heartbeat {
+    /// A heartbeat that has beaten once, now.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        let beat = Self {
+            last_ms: Arc::new(AtomicU64::new(0)),
+            clock,
+        };
+        beat.beat();
+        beat
+    }
+
+    /// Records progress now. Sources call it after each page.
+    pub fn beat(&self) {
+        let ms = self
+            .clock
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The last progress.
+    pub fn last(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// Tag discovery: every tagged application inference profile of a region, every page.
+#[async_trait]
+pub trait TagSource: Send + Sync {
+    /// Lists the region's application inference profiles with their tags.
+    ///
+    /// # Errors
+    /// The failing call, after the SDK's retries and one restart on token expiry.
+    async fn tagged_resources(&self, region: &str, progress: &Heartbeat) -> Result<Vec<TaggedResource>, SourceError>;
+}
+
+/// The Bedrock catalogue: every application inference profile of a region, every page.
+#[async_trait]
+pub trait CatalogSource: Send + Sync {
+    /// Lists the region's application inference profiles.
+    ///
+    /// # Errors
+    /// The failing call.
+    async fn application_profiles(&self, region: &str, progress: &Heartbeat) -> Result<Vec<CatalogEntry>, SourceError>;
+}
+
+/// Static routes.
+#[async_trait]
+pub trait RouteSource: Send + Sync {
+    /// Loads every route under the prefix. Malformed routes are skipped with a warning.
+    ///
+    /// # Errors
+    /// The failing call.
+    async fn routes(&self, progress: &Heartbeat) -> Result<Vec<Route>, SourceError>;
+}

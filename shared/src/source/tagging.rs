@@ -1,0 +1,93 @@
+//! Tag discovery through the Resource Groups Tagging API `GetResources`.
+
+use super::sdk::classify;
+use super::{FailureKind, Heartbeat, Operation, SourceError, TagSource, TaggedResource};
+use crate::profile::RESOURCE_TYPE;
+use crate::stats::Stats;
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_resourcegroupstagging::Client;
+use aws_sdk_resourcegroupstagging::config::{Builder, Region};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The largest page `GetResources` allows.
+pub const RESOURCES_PER_PAGE: i32 = 100;
+
+/// `GetResources` with one client per allowed region, made once.
+#[derive(Debug, Clone)]
+pub struct SdkTagSource {
+    clients: HashMap<String, Client>,
+    stats: Arc<Stats>,
+}
+
+impl SdkTagSource {
+    /// Makes one client per region.
+    pub fn new(sdk: &SdkConfig, regions: &[String], stats: Arc<Stats>) -> Self {
+        let clients = regions
+            .iter()
+            .map(|r| {
+                (
+                    r.clone(),
+                    Client::from_conf(Builder::from(sdk).region(Region::new(r.clone())).build()),
+                )
+            })
+            .collect();
+        Self { clients, stats }
+    }
+
+    async fn list_all(&self, client: &Client, progress: &Heartbeat) -> Result<Vec<TaggedResource>, SourceError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.stats.upstream_call(Operation::GetResources);
+            let page = client
+                .get_resources()
+                .resource_type_filters(RESOURCE_TYPE)
+                .resources_per_page(RESOURCES_PER_PAGE)
+                .set_pagination_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify(Operation::GetResources, &e))?;
+            progress.beat();
+            out.extend(page.resource_tag_mapping_list().iter().filter_map(|m| {
+                Some(TaggedResource {
+                    arn: m.resource_arn()?.to_owned(),
+                    tags: m
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                        .collect(),
+                })
+            }));
+            // AWS ends a listing with an empty token, not an absent one.
+            match page.pagination_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TagSource for SdkTagSource {
+    async fn tagged_resources(&self, region: &str, progress: &Heartbeat) -> Result<Vec<TaggedResource>, SourceError> {
+        let client = self.clients.get(region).ok_or_else(|| {
+            SourceError::new(
+                Operation::GetResources,
+                FailureKind::Unavailable,
+                format!("no client for region {region}"),
+            )
+        })?;
+        match self.list_all(client, progress).await {
+            Err(e) if e.kind == FailureKind::PaginationTokenExpired => {
+                tracing::warn!(
+                    region,
+                    "pagination token expired mid-listing; restarting the listing once"
+                );
+                self.list_all(client, progress).await
+            }
+            other => other,
+        }
+    }
+}
