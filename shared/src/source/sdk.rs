@@ -34,9 +34,9 @@ where
         _ => FailureKind::Unavailable,
     };
     let code = err.code().unwrap_or("");
-    let detail = match err {
-        SdkError::ServiceError(s) => s.err().message().unwrap_or("").to_owned(),
-        other => aws_sdk_bedrock::error::DisplayErrorContext(other).to_string(),
+    let detail = match err.message() {
+        Some(m) => m.to_owned(),
+        None => aws_sdk_bedrock::error::DisplayErrorContext(err).to_string(),
     };
     SourceError::new(op, kind, format!("{code} {detail}").trim().to_owned())
 }

@@ -2,7 +2,7 @@
 //! model: create (with `copyFrom` and tags), get, list, delete, and the tagging operations.
 
 use super::error::{Api, AwsError};
-use super::state::{Cursor, DEFAULT_ACCOUNT, MAX_TAGS, State, StoredProfile, epoch_seconds, new_id};
+use super::state::{Cursor, DEFAULT_ACCOUNT, MAX_TAGS, State, StoredProfile, epoch_seconds, iso8601, new_id};
 use super::{Shared, admit};
 use axum::Json;
 use axum::extract::{Path, Query, State as AxState};
@@ -191,8 +191,8 @@ pub async fn create(AxState(state): AxState<Shared>, headers: HeaderMap, bytes: 
 fn summary(p: &StoredProfile) -> Value {
     let mut v = json!({
         "inferenceProfileName": p.name,
-        "createdAt": p.created_at,
-        "updatedAt": p.created_at,
+        "createdAt": iso8601(p.created_at),
+        "updatedAt": iso8601(p.created_at),
         "inferenceProfileArn": p.arn(),
         "models": p.models.iter().map(|m| json!({"modelArn": m})).collect::<Vec<_>>(),
         "inferenceProfileId": p.id,
@@ -213,7 +213,7 @@ fn system_profiles(region: &str) -> Vec<(String, Value)> {
             let id = format!("{geo}.{m}");
             let arn = format!("arn:aws:bedrock:{region}:{DEFAULT_ACCOUNT}:inference-profile/{id}");
             let v = json!({
-                "inferenceProfileName": format!("{geo} {m}"), "createdAt": 1_700_000_000.0, "updatedAt": 1_700_000_000.0,
+                "inferenceProfileName": format!("{geo} {m}"), "createdAt": iso8601(1_700_000_000.0), "updatedAt": iso8601(1_700_000_000.0),
                 "inferenceProfileArn": arn, "inferenceProfileId": id, "status": "ACTIVE", "type": "SYSTEM_DEFINED",
                 "models": [{"modelArn": format!("arn:aws:bedrock:{region}::foundation-model/{m}")}],
             });
@@ -404,10 +404,10 @@ mod tests {
 
     #[test]
     fn names_follow_the_bedrock_pattern() {
-        for good in ["claims", "claims-chat", "a b_c-d", "A1"] {
+        for good in ["claims", "claims-chat", "a b_c-d", "A1", "a b "] {
             assert!(valid_name(good), "{good}");
         }
-        for bad in ["", "-x", "a--b", "a b ", "é", &"a".repeat(65)] {
+        for bad in ["", "-x", "a--b", "a  b", "é", &"a".repeat(65)] {
             assert!(!valid_name(bad), "{bad}");
         }
     }
