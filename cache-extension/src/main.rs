@@ -1,2 +1,30 @@
-//! x
-fn main() {}
+//! `cache-extension`: wiring only. See the crate docs for the lifecycle and the environment.
+
+use cache_extension::config::Config;
+use cache_extension::lifecycle::RUNTIME_API;
+use cache_extension::{extension_name, report_config_error, run};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let name = extension_name();
+    let runtime_api = std::env::var(RUNTIME_API).ok();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            if let Some(api) = &runtime_api {
+                report_config_error(api, &name, &e.to_string()).await;
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    config.log.init();
+    match run(config, &name, runtime_api).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "cache-extension failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod logging;
 pub mod profile;
 pub mod query;
 pub mod resolver;

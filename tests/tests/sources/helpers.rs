@@ -8,10 +8,10 @@ use harness::harness::{Emulator, Moto};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-pub const REGION: &str = "us-east-1";
-pub const MODEL: &str = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+pub(crate) const REGION: &str = "us-east-1";
+pub(crate) const MODEL: &str = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
 
-pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
+pub(crate) async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
@@ -30,16 +30,16 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
         .await
 }
 
-pub fn spawn_emulator() -> Emulator {
+pub(crate) fn spawn_emulator() -> Emulator {
     Emulator::start(None).expect("the emulator starts")
 }
 
-pub fn spawn_moto() -> Moto {
+pub(crate) fn spawn_moto() -> Moto {
     Moto::start().expect("moto starts (make venv)")
 }
 
 /// `n` profiles in `region`, tenants t0..t4.
-pub fn seed(region: &str, n: usize) -> Value {
+pub(crate) fn seed(region: &str, n: usize) -> Value {
     let profiles: Vec<Value> = (0..n)
         .map(|i| {
             json!({"region": region, "name": format!("{region}-p{i:04}"), "model": MODEL.replace(REGION, region),

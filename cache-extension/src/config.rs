@@ -1,0 +1,151 @@
+//! The extension's configuration: the engine's settings plus the port and the token.
+
+use shared::config::{ConfigError, EngineConfig, parse};
+use shared::logging::LogConfig;
+use std::fmt;
+
+/// `PROFILE_RESOLVER_PORT`
+pub const PORT: &str = "PROFILE_RESOLVER_PORT";
+/// `PROFILE_RESOLVER_TOKEN`
+pub const TOKEN: &str = "PROFILE_RESOLVER_TOKEN";
+/// `PROFILE_RESOLVER_AUTH`
+pub const AUTH: &str = "PROFILE_RESOLVER_AUTH";
+/// `PROFILE_RESOLVER_MAX_CONNECTIONS`
+pub const MAX_CONNECTIONS: &str = "PROFILE_RESOLVER_MAX_CONNECTIONS";
+/// Token fallbacks, in order.
+pub const TOKEN_FALLBACKS: [&str; 2] = ["AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+
+/// How `/v1/` requests are authenticated.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// `X-Profile-Resolver-Token` must equal this.
+    Token(String),
+    /// `PROFILE_RESOLVER_AUTH=disabled`: no check.
+    Disabled,
+}
+
+impl fmt::Debug for Auth {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Token(_) => f.write_str("Token(<redacted>)"),
+            Self::Disabled => f.write_str("Disabled"),
+        }
+    }
+}
+
+/// Everything the extension reads from the environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The engine.
+    pub engine: EngineConfig,
+    /// Port on 127.0.0.1.
+    pub port: u16,
+    /// The token check.
+    pub auth: Auth,
+    /// The most connections served at once; more get 429.
+    pub max_connections: usize,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// The first variable with a bad value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads through `lookup`.
+    ///
+    /// # Errors
+    /// The first variable with a bad value, or no token source without `AUTH=disabled`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let log = LogConfig::from_lookup(&lookup)?;
+        let engine = EngineConfig::from_lookup(&lookup)?;
+        let port: u16 = parse(&lookup, PORT, 9797, "a port from 1 to 65535")?;
+        if port == 0 {
+            return Err(ConfigError::new(PORT, "a port from 1 to 65535"));
+        }
+        let max_connections: usize = parse(&lookup, MAX_CONNECTIONS, 256, "a number from 1 to 65536")?;
+        if !(1..=65_536).contains(&max_connections) {
+            return Err(ConfigError::new(MAX_CONNECTIONS, "a number from 1 to 65536"));
+        }
+        let auth = match lookup(AUTH).as_deref() {
+            Some("disabled") => Auth::Disabled,
+            None | Some("token") => {
+                let token = std::iter::once(TOKEN)
+                    .chain(TOKEN_FALLBACKS)
+                    .find_map(|k| lookup(k).filter(|v| !v.is_empty()))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            TOKEN,
+                            "a token (or AWS_SESSION_TOKEN / AWS_CONTAINER_AUTHORIZATION_TOKEN); \
+                             set PROFILE_RESOLVER_AUTH=disabled to run without one",
+                        )
+                    })?;
+                Auth::Token(token)
+            }
+            Some(_) => return Err(ConfigError::new(AUTH, "token or disabled")),
+        };
+        Ok(Self {
+            engine,
+            port,
+            auth,
+            max_connections,
+            log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .chain([("AWS_REGION".into(), "us-east-1".into())])
+            .collect();
+        Config::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_token_comes_from_the_first_variable_that_is_set() {
+        let c = config(&[
+            ("AWS_SESSION_TOKEN", "session"),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container"),
+        ])
+        .unwrap();
+        assert_eq!(c.auth, Auth::Token("session".into()));
+        let c = config(&[(TOKEN, "mine"), ("AWS_SESSION_TOKEN", "session")]).unwrap();
+        assert_eq!(c.auth, Auth::Token("mine".into()));
+        let c = config(&[("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container")]).unwrap();
+        assert_eq!(c.auth, Auth::Token("container".into()));
+    }
+
+    #[test]
+    fn without_any_token_start_up_fails_unless_auth_is_disabled() {
+        assert_eq!(config(&[]).unwrap_err().variable, TOKEN);
+        assert_eq!(config(&[(AUTH, "disabled")]).unwrap().auth, Auth::Disabled);
+        assert_eq!(config(&[(AUTH, "off")]).unwrap_err().variable, AUTH);
+    }
+
+    #[test]
+    fn port_defaults_to_9797_and_bad_ports_name_the_variable() {
+        assert_eq!(config(&[(AUTH, "disabled")]).unwrap().port, 9797);
+        for bad in ["0", "65536", "http"] {
+            assert_eq!(config(&[(AUTH, "disabled"), (PORT, bad)]).unwrap_err().variable, PORT);
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let c = config(&[(TOKEN, "s3cr3t-value")]).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+    }
+}

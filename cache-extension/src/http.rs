@@ -1,0 +1,194 @@
+//! The HTTP API on 127.0.0.1, as the contract gives it. Every answer, errors included, is JSON
+//! with a stable code; every `/v1/` route needs the token; a proxied request is refused.
+
+mod guard;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use parking_lot::Mutex;
+use serde_json::json;
+use shared::query::{self, Query};
+use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use guard::TOKEN_HEADER;
+
+/// The largest body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+/// At most one forced refresh per this interval.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    resolver: Resolver,
+    auth: Arc<crate::config::Auth>,
+    last_refresh: Arc<Mutex<Option<Instant>>>,
+}
+
+impl AppState {
+    /// State over a resolver with a token check.
+    pub fn new(resolver: Resolver, auth: crate::config::Auth) -> Self {
+        Self {
+            resolver,
+            auth: Arc::new(auth),
+            last_refresh: Arc::default(),
+        }
+    }
+}
+
+/// The routes with their guards.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/resolve", get(resolve_get).post(resolve_post))
+        .route("/resolve/batch", post(resolve_batch))
+        .route("/refresh", post(refresh))
+        .route("/stats", get(stats))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::require_token));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(guard::refuse_proxied))
+        .with_state(state)
+}
+
+/// An [`ApiError`] as a response.
+#[derive(Debug)]
+pub struct Problem(pub ApiError);
+
+impl From<ApiError> for Problem {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        json_response(self.0.status(), self.0.to_json())
+    }
+}
+
+/// A JSON body with a status.
+pub fn json_response(status: u16, body: String) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A body of at most [`MAX_BODY`] bytes; more is `PayloadTooLarge`.
+pub struct Limited(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Limited {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Problem> {
+        let too_large = || {
+            Problem(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body is over {} KiB", MAX_BODY / 1024),
+            ))
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(too_large());
+        }
+        axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map(Limited)
+            .map_err(|_| too_large())
+    }
+}
+
+async fn resolve_get(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
+    let query = Query::from_query_string(req.uri().query().unwrap_or(""))?;
+    let answer = s.resolver.resolve(&query).await?;
+    Ok(json_response(200, answer.to_json()))
+}
+
+async fn resolve_post(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {
+    let query = Query::from_json_bytes(&body)?;
+    let answer = s.resolver.resolve(&query).await?;
+    Ok(json_response(200, answer.to_json()))
+}
+
+async fn resolve_batch(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {
+    let queries = query::parse_batch(&body)?;
+    let results = s.resolver.resolve_batch(queries).await;
+    Ok(json_response(200, BatchAnswer(results).to_json()))
+}
+
+async fn refresh(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {
+    let region = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match query::json::Json::parse(&body).map_err(|e| ApiError::invalid("body", e))? {
+            query::json::Json::Object(members) => {
+                let mut region = None;
+                for (k, v) in members {
+                    match (k.as_str(), v) {
+                        ("region", query::json::Json::String(r)) if region.is_none() => region = Some(r),
+                        ("region", _) => return Err(ApiError::invalid("region", "must be one string").into()),
+                        (other, _) => return Err(ApiError::invalid(other, "unknown field").into()),
+                    }
+                }
+                region
+            }
+            other => return Err(ApiError::invalid("body", format!("must be an object, not {}", other.kind())).into()),
+        }
+    };
+    {
+        let mut last = s.last_refresh.lock();
+        if last.is_some_and(|t| t.elapsed() < REFRESH_INTERVAL) {
+            return Err(ApiError::new(ErrorCode::TooManyRequests, "at most one refresh every 5 seconds").into());
+        }
+        s.resolver.force_refresh(region.as_deref())?;
+        *last = Some(Instant::now());
+    }
+    let regions = region.map_or_else(|| s.resolver.config().regions.clone(), |r| vec![r]);
+    Ok(json_response(
+        202,
+        json!({"status": "accepted", "regions": regions}).to_string(),
+    ))
+}
+
+async fn stats(State(s): State<AppState>) -> Response {
+    let mut body = json!(s.resolver.stats().counters());
+    body["regions"] = json!(s.resolver.health());
+    json_response(200, body.to_string())
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    json_response(200, json!({"status": "ok", "regions": s.resolver.health()}).to_string())
+}
+
+async fn not_found(req: Request) -> Problem {
+    Problem(ApiError::new(
+        ErrorCode::NotFound,
+        format!("no route for {}", req.uri().path()),
+    ))
+}
+
+async fn method_not_allowed(req: Request) -> Problem {
+    Problem(ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! # cache-extension
+//!
+//! A Lambda extension that keeps every Bedrock application inference profile of the allowed
+//! regions in memory and answers tag queries on `http://127.0.0.1:PORT`. Any function, in any
+//! language, attaches it as a layer and calls it over loopback with the token.
+//!
+//! ## Lifecycle
+//! 1. Read and validate the configuration; a bad value stops start-up, naming the variable (and
+//!    is reported to Lambda through `init/error` when running under Lambda).
+//! 2. Bind `127.0.0.1:PORT`, then start loading every region's snapshot in the background.
+//! 3. Register with the Extensions API for INVOKE and SHUTDOWN, under the executable's file name.
+//! 4. Event loop: INVOKE is only a hint that the sandbox has thawed, so due refreshes start;
+//!    SHUTDOWN stops accepting, lets in-flight requests finish (at most 300 ms) and exits.
+//!
+//! Without `AWS_LAMBDA_RUNTIME_API` it runs standalone until SIGTERM or Ctrl-C, which is how
+//! the benchmarks and some tests drive it.
+//!
+//! ## Environment
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `PROFILE_RESOLVER_PORT` | 9797 | port on 127.0.0.1 |
+//! | `PROFILE_RESOLVER_TTL_SECONDS` | 60 | snapshot TTL, jittered ±10 % |
+//! | `PROFILE_RESOLVER_MAX_STALE_SECONDS` | 3600 | stale serving while refreshes fail |
+//! | `PROFILE_RESOLVER_REGIONS` | `AWS_REGION` | allowed regions |
+//! | `PROFILE_RESOLVER_SSM_PREFIX` | `/profile-resolver/routes/` | routes; empty disables |
+//! | `PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS` | 2000 | per upstream call |
+//! | `PROFILE_RESOLVER_TOKEN` | `AWS_SESSION_TOKEN`, then `AWS_CONTAINER_AUTHORIZATION_TOKEN` | the token |
+//! | `PROFILE_RESOLVER_AUTH` | `token` | `disabled` turns the token check off |
+//! | `PROFILE_RESOLVER_MAX_CONNECTIONS` | 256 | concurrent connections; more get 429 |
+
+pub mod config;
+pub mod http;
+pub mod lifecycle;
+pub mod server;
+
+use config::Config;
+use lifecycle::{Event, ExtensionsApi, LifecycleError};
+use shared::clock::SystemClock;
+use shared::resolver::Resolver;
+use shared::source::sdk::{load_sdk_config, sdk_sources};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How long in-flight requests may run after SHUTDOWN.
+pub const DRAIN: Duration = Duration::from_millis(300);
+
+/// Why the extension stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The port could not be bound.
+    #[error("cannot bind 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port.
+        port: u16,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Extensions API failed.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
+}
+
+/// The name to register under: the executable's file name, as Lambda requires.
+pub fn extension_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "cache-extension".to_owned())
+}
+
+/// Runs the extension until SHUTDOWN (under Lambda) or a signal (standalone).
+///
+/// # Errors
+/// The port is taken, or the Extensions API fails.
+pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Result<(), RunError> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
+    let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Bind {
+        port: config.port,
+        source,
+    })?;
+    tracing::info!(%addr, regions = ?config.engine.regions, "listening");
+
+    let sdk = load_sdk_config(config.engine.upstream_timeout).await;
+    let stats = Arc::default();
+    let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats));
+    let resolver = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
+    resolver.prewarm();
+
+    let app = http::router(http::AppState::new(resolver.clone(), config.auth.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve(
+        listener,
+        app,
+        config.max_connections,
+        async { drop(stop_rx.await) },
+        DRAIN,
+    ));
+
+    let outcome = match runtime_api {
+        Some(api) => event_loop(&ExtensionsApi::new(api), name, &resolver).await,
+        None => {
+            wait_for_signal().await;
+            Ok(())
+        }
+    };
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    tracing::info!("stopped");
+    outcome
+}
+
+async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver) -> Result<(), RunError> {
+    let id = api.register(name).await?;
+    tracing::info!(name, "registered");
+    loop {
+        match api.next_event(&id).await? {
+            Event::Invoke { .. } => resolver.refresh_due(),
+            Event::Shutdown { shutdown_reason } => {
+                tracing::info!(reason = %shutdown_reason, "shutdown");
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Under Lambda, registers and reports a configuration error through `init/error`, so that the
+/// failure shows up as the init error of the function.
+pub async fn report_config_error(runtime_api: &str, name: &str, message: &str) {
+    let api = ExtensionsApi::new(runtime_api);
+    if let Ok(id) = api.register(name).await {
+        let _ = api.init_error(&id, "Extension.ConfigInvalid", message).await;
+    }
+}

@@ -1,0 +1,94 @@
+//! The accept loop: HTTP/1.1 with keep-alive, a bound on concurrent connections (a connection
+//! over the bound is answered 429 and closed), and a graceful stop with a deadline.
+
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use shared::{ApiError, ErrorCode};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// An idle keep-alive connection is closed after this long without a request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Serves `app` on `listener` until `stop` resolves, then lets in-flight requests finish for at
+/// most `drain`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    max_connections: usize,
+    stop: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(IDLE_TIMEOUT);
+    tokio::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: back off, never exit.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(stream);
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let conn = builder.serve_connection(io, TowerToHyperService::new(app.clone()));
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                let conn = http1::Builder::new()
+                    .keep_alive(false)
+                    .serve_connection(io, hyper::service::service_fn(busy));
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish within the drain deadline");
+    }
+}
+
+async fn busy<B>(_: hyper::Request<B>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let err = ApiError::new(ErrorCode::TooManyRequests, "too many connections; retry shortly");
+    let mut resp = hyper::Response::new(Full::new(Bytes::from(err.to_json())));
+    *resp.status_mut() = hyper::StatusCode::TOO_MANY_REQUESTS;
+    let headers = resp.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    Ok(resp)
+}
