@@ -12,6 +12,17 @@ use serde::Deserialize;
 /// `AWS_LAMBDA_RUNTIME_API`
 pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 const VERSION: &str = "2020-01-01";
+
+/// The base URL of the API. Lambda gives `host:port`; some emulators give a full URL with a
+/// path prefix (`http://127.0.0.1:9000/.rt`), which is taken as it is.
+fn base(api: &str) -> String {
+    let api = api.trim_end_matches('/');
+    if api.starts_with("http://") || api.starts_with("https://") {
+        api.to_owned()
+    } else {
+        format!("http://{api}")
+    }
+}
 const NAME_HEADER: &str = "Lambda-Extension-Name";
 const ID_HEADER: &str = "Lambda-Extension-Identifier";
 const ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Type";
@@ -63,7 +74,7 @@ pub enum Event {
 pub fn register_request(api: &str, name: &str) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
     Request::builder()
         .method(Method::POST)
-        .uri(format!("http://{api}/{VERSION}/extension/register"))
+        .uri(format!("{}/{VERSION}/extension/register", base(api)))
         .header(NAME_HEADER, name)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from_static(br#"{"events":["INVOKE","SHUTDOWN"]}"#)))
@@ -76,7 +87,7 @@ pub fn register_request(api: &str, name: &str) -> Result<Request<Full<Bytes>>, h
 pub fn next_request(api: &str, id: &str) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
     Request::builder()
         .method(Method::GET)
-        .uri(format!("http://{api}/{VERSION}/extension/event/next"))
+        .uri(format!("{}/{VERSION}/extension/event/next", base(api)))
         .header(ID_HEADER, id)
         .body(Full::default())
 }
@@ -94,7 +105,7 @@ pub fn init_error_request(
     let body = serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string();
     Request::builder()
         .method(Method::POST)
-        .uri(format!("http://{api}/{VERSION}/extension/init/error"))
+        .uri(format!("{}/{VERSION}/extension/init/error", base(api)))
         .header(ID_HEADER, id)
         .header(ERROR_TYPE_HEADER, error_type)
         .body(Full::new(Bytes::from(body)))
@@ -179,6 +190,12 @@ mod tests {
         assert_eq!(req.uri(), "http://127.0.0.1:9001/2020-01-01/extension/register");
         assert_eq!(req.headers()[NAME_HEADER], "cache-extension");
         assert_eq!(req.method(), Method::POST);
+    }
+
+    #[test]
+    fn a_full_url_with_a_path_prefix_is_kept() {
+        let req = register_request("http://127.0.0.1:9000/.rt", "x").unwrap();
+        assert_eq!(req.uri(), "http://127.0.0.1:9000/.rt/2020-01-01/extension/register");
     }
 
     #[test]

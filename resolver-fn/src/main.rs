@@ -1,2 +1,29 @@
-//! x
-fn main() {}
+//! `resolver-fn` (packaged as `bootstrap`): wiring only. See the crate docs.
+
+use resolver_fn::App;
+use resolver_fn::backend::{Backend, ExtensionClient};
+use resolver_fn::config::Config;
+use resolver_fn::metrics::Metrics;
+use shared::clock::SystemClock;
+use shared::resolver::Resolver;
+use shared::source::sdk::{load_sdk_config, sdk_sources};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let config = Config::from_env()?;
+    config.log.init();
+    let sdk = load_sdk_config(config.engine.upstream_timeout).await;
+    let stats = Arc::default();
+    let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats));
+    // Not prewarmed: the in-process engine loads only if the extension is ever unreachable.
+    let local = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
+    let extension = ExtensionClient::new(&config.extension_url, config.token.clone(), config.extension_timeout);
+    let metrics = Metrics::new(config.function_name.clone(), Box::new(std::io::stdout()));
+    let app = Arc::new(App::new(Backend::new(extension, local), &config, metrics));
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        let app = Arc::clone(&app);
+        async move { app.handle(event).await }
+    }))
+    .await
+}

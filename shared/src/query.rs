@@ -43,14 +43,23 @@ impl MatchMode {
     }
 }
 
-/// What one tag key must carry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(untagged)]
+/// What one tag key must carry. Serialises as the JSON body form: `[]` or `["v1", "v2"]`, so a
+/// canonical query can be sent on as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ValueFilter {
     /// The key must be present, with any value (`"k": []`).
     AnyValue,
     /// The key's value must be one of these (sorted, de-duplicated, never empty).
     OneOf(Vec<String>),
+}
+
+impl Serialize for ValueFilter {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::AnyValue => s.collect_seq(std::iter::empty::<&str>()),
+            Self::OneOf(values) => s.collect_seq(values),
+        }
+    }
 }
 
 /// A validated, canonical query.

@@ -39,6 +39,12 @@ fn canonical_form_ignores_key_and_value_order() {
 }
 
 #[test]
+fn the_canonical_form_parses_back_to_the_same_query() {
+    let q = parse(r#"{"tags": {"k": [], "j": ["b", "a"]}, "region": "eu-west-1", "match": "all"}"#).unwrap();
+    assert_eq!(parse(&q.to_string()).unwrap(), q);
+}
+
+#[test]
 fn no_keys_is_allowed_only_with_match_all() {
     assert_eq!(field_of(parse(r#"{"tags": {}}"#)), "tags");
     assert_eq!(field_of(parse("{}")), "tags");

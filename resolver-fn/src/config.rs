@@ -1,0 +1,181 @@
+//! The function's configuration: the engine's settings (for the in-process fallback), where the
+//! extension is, the token, and tenant isolation.
+
+use shared::config::{ConfigError, EngineConfig, parse};
+use shared::logging::LogConfig;
+use std::fmt;
+use std::time::Duration;
+
+/// `PROFILE_RESOLVER_EXTENSION_URL`
+pub const EXTENSION_URL: &str = "PROFILE_RESOLVER_EXTENSION_URL";
+/// `PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS`
+pub const EXTENSION_TIMEOUT_MS: &str = "PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS";
+/// `PROFILE_RESOLVER_TENANT_TAG`
+pub const TENANT_TAG: &str = "PROFILE_RESOLVER_TENANT_TAG";
+/// `PROFILE_RESOLVER_TENANT_CLAIM`
+pub const TENANT_CLAIM: &str = "PROFILE_RESOLVER_TENANT_CLAIM";
+/// Where the token comes from, in order (as in the extension).
+pub const TOKEN_SOURCES: [&str; 3] = [
+    "PROFILE_RESOLVER_TOKEN",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+
+/// Tenant isolation: the tag forced from the claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenancy {
+    /// The tag key that names the tenant (`tenant`).
+    pub tag: String,
+    /// The authorizer claim that carries it (`custom:tenant`).
+    pub claim: String,
+}
+
+/// Everything the function reads from the environment.
+#[derive(Clone)]
+pub struct Config {
+    /// The engine, for the in-process fallback.
+    pub engine: EngineConfig,
+    /// The extension's base URL.
+    pub extension_url: String,
+    /// How long to wait for the extension before resolving in-process.
+    pub extension_timeout: Duration,
+    /// The token the extension wants.
+    pub token: Option<String>,
+    /// Tenant isolation, when both variables are set.
+    pub tenancy: Option<Tenancy>,
+    /// The function name, a metric dimension.
+    pub function_name: String,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl fmt::Debug for Config {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("engine", &self.engine)
+            .field("extension_url", &self.extension_url)
+            .field("extension_timeout", &self.extension_timeout)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tenancy", &self.tenancy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// The first variable with a bad value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads through `lookup`.
+    ///
+    /// # Errors
+    /// The first variable with a bad value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let log = LogConfig::from_lookup(&lookup)?;
+        let engine = EngineConfig::from_lookup(&lookup)?;
+        let extension_url = lookup(EXTENSION_URL).unwrap_or_else(|| "http://127.0.0.1:9797".to_owned());
+        let valid_url = extension_url
+            .strip_prefix("http://")
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains(['?', '#', ' ']));
+        if !valid_url {
+            return Err(ConfigError::new(
+                EXTENSION_URL,
+                "an http:// URL such as http://127.0.0.1:9797",
+            ));
+        }
+        let ms: u64 = parse(&lookup, EXTENSION_TIMEOUT_MS, 1000, "milliseconds from 1 to 60000")?;
+        if !(1..=60_000).contains(&ms) {
+            return Err(ConfigError::new(EXTENSION_TIMEOUT_MS, "milliseconds from 1 to 60000"));
+        }
+        let tenancy = match (
+            lookup(TENANT_TAG).filter(|s| !s.is_empty()),
+            lookup(TENANT_CLAIM).filter(|s| !s.is_empty()),
+        ) {
+            (Some(tag), Some(claim)) if tag.chars().count() <= 128 => Some(Tenancy { tag, claim }),
+            (Some(_), Some(_)) => return Err(ConfigError::new(TENANT_TAG, "a tag key of 1 to 128 characters")),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    TENANT_CLAIM,
+                    "a claim name, set together with PROFILE_RESOLVER_TENANT_TAG",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    TENANT_TAG,
+                    "a tag key, set together with PROFILE_RESOLVER_TENANT_CLAIM",
+                ));
+            }
+        };
+        Ok(Self {
+            engine,
+            extension_url: extension_url.trim_end_matches('/').to_owned(),
+            extension_timeout: Duration::from_millis(ms),
+            token: TOKEN_SOURCES.iter().find_map(|k| lookup(k).filter(|v| !v.is_empty())),
+            tenancy,
+            function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "resolver-fn".to_owned()),
+            log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .chain([("AWS_REGION".into(), "us-east-1".into())])
+            .collect();
+        Config::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_point_at_the_local_extension() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.extension_url, "http://127.0.0.1:9797");
+        assert_eq!(c.tenancy, None);
+        assert_eq!(c.token, None);
+    }
+
+    #[test]
+    fn tenant_isolation_needs_both_variables() {
+        let c = config(&[(TENANT_TAG, "tenant"), (TENANT_CLAIM, "custom:tenant")]).unwrap();
+        assert_eq!(
+            c.tenancy,
+            Some(Tenancy {
+                tag: "tenant".into(),
+                claim: "custom:tenant".into()
+            })
+        );
+        assert_eq!(config(&[(TENANT_TAG, "tenant")]).unwrap_err().variable, TENANT_CLAIM);
+        assert_eq!(config(&[(TENANT_CLAIM, "c")]).unwrap_err().variable, TENANT_TAG);
+    }
+
+    #[test]
+    fn bad_extension_settings_name_their_variable() {
+        assert_eq!(
+            config(&[(EXTENSION_URL, "https://x")]).unwrap_err().variable,
+            EXTENSION_URL
+        );
+        assert_eq!(
+            config(&[(EXTENSION_TIMEOUT_MS, "0")]).unwrap_err().variable,
+            EXTENSION_TIMEOUT_MS
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let c = config(&[("AWS_SESSION_TOKEN", "very-secret")]).unwrap();
+        assert_eq!(c.token.as_deref(), Some("very-secret"));
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+}

@@ -1,0 +1,221 @@
+//! # resolver-fn
+//!
+//! A Lambda function that answers "which profile ARN serves these tags?" for clients that are
+//! not Lambda functions themselves: SDK invokes, Step Functions, and HTTP through API Gateway
+//! (REST and HTTP APIs), Function URLs and ALB.
+//!
+//! - A direct invoke's payload is a query (`{"tags": ..., "region": ..., "match": ...}`) or a
+//!   batch (`{"queries": [...]}`). Success returns the extension's 200 answer; failure is a
+//!   function error whose `errorType` is the stable code (`NoMatch`, `AmbiguousMatch`, ...).
+//! - HTTP events are routed to `GET`/`POST /v1/resolve` and `POST /v1/resolve/batch` (behind any
+//!   stage or base path) and answered in their own format with the extension's status and body.
+//! - Answers come from the `cache-extension` on loopback, or from the same engine in-process
+//!   when the extension is unreachable.
+//! - With `PROFILE_RESOLVER_TENANT_TAG` and `PROFILE_RESOLVER_TENANT_CLAIM`, HTTP queries are
+//!   pinned to the caller's tenant claim. Direct invokes are trusted: IAM decides who invokes.
+//!
+//! ## Environment
+//! The engine's variables (see `cache-extension`), plus:
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `PROFILE_RESOLVER_EXTENSION_URL` | `http://127.0.0.1:9797` | the extension |
+//! | `PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS` | 1000 | then resolve in-process |
+//! | `PROFILE_RESOLVER_TENANT_TAG` / `PROFILE_RESOLVER_TENANT_CLAIM` | unset | tenant isolation |
+
+pub mod backend;
+pub mod config;
+pub mod event;
+pub mod metrics;
+pub mod tenant;
+
+use backend::{Backend, Call, Reply, Via};
+use config::{Config, Tenancy};
+use event::{Flavor, Kind, Route};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use metrics::{Metrics, Outcome};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use shared::query::json::Json;
+use shared::query::{self, Query};
+use shared::{ApiError, ErrorCode};
+use std::time::Instant;
+
+/// A failed direct invoke: `errorType` is the contract's stable code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type}: {message}")]
+pub struct FnError {
+    /// The stable code.
+    pub error_type: String,
+    /// A readable message.
+    pub message: String,
+}
+
+impl From<ApiError> for FnError {
+    fn from(e: ApiError) -> Self {
+        Self {
+            error_type: e.code.as_str().to_owned(),
+            message: e.message,
+        }
+    }
+}
+
+impl From<FnError> for Diagnostic {
+    fn from(e: FnError) -> Self {
+        Diagnostic {
+            error_type: e.error_type,
+            error_message: e.message,
+        }
+    }
+}
+
+/// The function: a backend, tenant isolation and metrics.
+pub struct App {
+    backend: Backend,
+    tenancy: Option<Tenancy>,
+    metrics: Metrics,
+}
+
+impl App {
+    /// An app over its parts.
+    pub fn new(backend: Backend, config: &Config, metrics: Metrics) -> Self {
+        Self {
+            backend,
+            tenancy: config.tenancy.clone(),
+            metrics,
+        }
+    }
+
+    /// Handles one invocation of any shape.
+    ///
+    /// # Errors
+    /// For direct invokes, the error of the query with its stable code. HTTP events always
+    /// succeed: their errors are in the status code.
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, FnError> {
+        let started = Instant::now();
+        let raw = event.payload.get();
+        let value: Value = serde_json::from_str(raw).map_err(|e| FnError::from(ApiError::invalid("body", e)))?;
+        let (result, outcome) = match event::classify(&value) {
+            Kind::Direct => self.direct(raw).await,
+            Kind::Http(flavor) => self.http(&value, flavor).await,
+        };
+        self.metrics.emit(&outcome, started.elapsed());
+        result
+    }
+
+    async fn direct(&self, raw: &str) -> (Result<Value, FnError>, Outcome) {
+        let call = match direct_call(raw) {
+            Ok(call) => call,
+            Err(e) => return (Err(e.clone().into()), refused(&e)),
+        };
+        let reply = self.backend.answer(&call).await;
+        let outcome = outcome_of(&reply, &call);
+        let result = if reply.status == 200 {
+            serde_json::from_str(&reply.body).map_err(|e| FnError {
+                error_type: "InternalError".into(),
+                message: e.to_string(),
+            })
+        } else {
+            Err(error_of(&reply))
+        };
+        (result, outcome)
+    }
+
+    async fn http(&self, value: &Value, flavor: Flavor) -> (Result<Value, FnError>, Outcome) {
+        let call = match self.http_call(value, flavor) {
+            Ok(call) => call,
+            Err(e) => return (Ok(event::http_response(flavor, e.status(), e.to_json())), refused(&e)),
+        };
+        let reply = self.backend.answer(&call).await;
+        let outcome = outcome_of(&reply, &call);
+        (Ok(event::http_response(flavor, reply.status, reply.body)), outcome)
+    }
+
+    fn http_call(&self, value: &Value, flavor: Flavor) -> Result<Call, ApiError> {
+        let request = event::http_request(value, flavor)?;
+        let route = event::route(&request.method, &request.path)?;
+        let tenant = match &self.tenancy {
+            Some(t) => Some((t, tenant::claim(value, &t.claim).ok_or_else(|| tenant::missing(t))?)),
+            None => None,
+        };
+        let pin = |mut q: Query| -> Result<Query, ApiError> {
+            if let Some((tenancy, id)) = &tenant {
+                tenant::enforce(&mut q, tenancy, id)?;
+            }
+            Ok(q)
+        };
+        Ok(match route {
+            Route::ResolveGet => Call::One(pin(match &request.params {
+                event::Params::Raw(raw) => Query::from_query_string(raw)?,
+                event::Params::Decoded(pairs) => Query::from_params(pairs.iter().map(|(k, v)| (k, v.as_ref())))?,
+            })?),
+            Route::ResolvePost => Call::One(pin(Query::from_json_bytes(&request.body)?)?),
+            Route::Batch => Call::Batch(
+                query::parse_batch(&request.body)?
+                    .into_iter()
+                    .map(|q| q.and_then(pin))
+                    .collect(),
+            ),
+        })
+    }
+}
+
+/// A direct invoke's payload as a call: a batch when it has `queries`, else one query.
+fn direct_call(raw: &str) -> Result<Call, ApiError> {
+    let doc = Json::parse(raw.as_bytes()).map_err(|e| ApiError::invalid("body", e))?;
+    let is_batch = matches!(&doc, Json::Object(m) if m.iter().any(|(k, _)| k == "queries"));
+    if is_batch {
+        Ok(Call::Batch(query::batch_from_json(&doc)?))
+    } else {
+        Ok(Call::One(Query::from_json(&doc, "")?))
+    }
+}
+
+/// The error a non-200 reply carries.
+fn error_of(reply: &Reply) -> FnError {
+    let body: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+    let code = body.pointer("/error/code").and_then(Value::as_str);
+    let message = body.pointer("/error/message").and_then(Value::as_str);
+    FnError {
+        error_type: code.unwrap_or("UpstreamUnavailable").to_owned(),
+        message: message.map_or_else(|| format!("the resolver answered {}", reply.status), str::to_owned),
+    }
+}
+
+fn via(v: Via) -> &'static str {
+    match v {
+        Via::Extension => "extension",
+        Via::InProcess => "in-process",
+    }
+}
+
+fn outcome_of(reply: &Reply, call: &Call) -> Outcome {
+    let body: Value = if matches!(call, Call::One(_)) {
+        serde_json::from_str(&reply.body).unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let text = |p: &str| body.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    let outcome = match (reply.status, call) {
+        (200, Call::Batch(_)) => "Batch".to_owned(),
+        (200, Call::One(_)) => "OK".to_owned(),
+        _ => text("/error/code").unwrap_or_else(|| ErrorCode::UpstreamUnavailable.as_str().to_owned()),
+    };
+    Outcome {
+        outcome,
+        source: text("/source"),
+        cache: text("/cache"),
+        via: via(reply.via),
+    }
+}
+
+fn refused(e: &ApiError) -> Outcome {
+    Outcome {
+        outcome: e.code.as_str().to_owned(),
+        source: None,
+        cache: None,
+        via: "none",
+    }
+}
+
+#[cfg(test)]
+mod tests;
