@@ -13,43 +13,15 @@ use shared::config::EngineConfig;
 use shared::resolver::{Resolver, Sources};
 use shared::source::memory::MemorySource;
 use shared::source::{CatalogEntry, TaggedResource};
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn arn(id: &str) -> String {
     format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/{id}")
 }
 
-/// The fixtures folder of the `aws_lambda_events` crate this workspace depends on.
-fn fixtures_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let rustc = std::process::Command::new("rustc").arg("-vV").output().expect("rustc runs");
-        let host = String::from_utf8_lossy(&rustc.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
-            .expect("rustc names its host");
-        let out = std::process::Command::new(env!("CARGO"))
-            .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &host, "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
-            .output()
-            .expect("cargo metadata runs");
-        let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
-        let manifest = meta["packages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "aws_lambda_events")
-            .and_then(|p| p["manifest_path"].as_str())
-            .expect("aws_lambda_events is a dependency");
-        PathBuf::from(manifest).parent().unwrap().join("src/fixtures")
-    })
-}
-
 fn fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(fixtures_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    serde_json::from_str(&text).unwrap()
+    harness::harness::fixtures::event(name)
 }
 
 #[derive(Clone, Default)]

@@ -72,6 +72,8 @@ pub struct RegionHealth {
     /// Age of the current snapshot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub age_seconds: Option<f64>,
+    /// Snapshot builds that ended so far, successful or not.
+    pub builds: u64,
     /// The operation of the last failed refresh, until one succeeds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -166,6 +168,7 @@ impl Resolver {
                     state,
                     profiles: current.as_ref().map_or(0, |e| e.value.len()),
                     age_seconds: current.as_ref().map(|e| age(now, e).as_secs_f64()),
+                    builds: cell.attempts(),
                     last_error: cell.last_error().map(|e| e.operation.to_string()),
                 };
                 (region.clone(), health)

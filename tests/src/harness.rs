@@ -1,7 +1,9 @@
 //! Starts the emulator, moto's SSM server and the project's binaries on free 127.0.0.1 ports,
 //! waits until they are ready (bounded), and stops them by PID when dropped.
 
+pub mod fixtures;
 pub mod http;
+pub mod lambda;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};

@@ -41,6 +41,7 @@ struct Flight {
     failures: u32,
     retry_after: Option<SystemTime>,
     last_error: Option<SourceError>,
+    attempts: u64,
 }
 
 /// A permit to run one refresh, from [`Cell::try_start`].
@@ -92,6 +93,11 @@ impl<T> Cell<T> {
     /// The last refresh error, cleared by a success.
     pub(crate) fn last_error(&self) -> Option<SourceError> {
         self.flight.lock().last_error.clone()
+    }
+
+    /// Refreshes that ended so far, successful or not.
+    pub(crate) fn attempts(&self) -> u64 {
+        self.flight.lock().attempts
     }
 
     /// Whether a refresh is running.
@@ -157,6 +163,7 @@ impl<T> Cell<T> {
     ) {
         {
             let mut f = self.flight.lock();
+            f.attempts += 1;
             if f.running.as_ref().is_some_and(|(g, _)| *g == permit.generation) {
                 f.running = None;
             }

@@ -1,6 +1,9 @@
 //! shared's SDK-backed sources against the emulator and moto, over real HTTP: paging and the
 //! join, ghosts, throttling under SDK retries, pagination-token expiry, and routes from moto.
 
+// A test that cannot set up its world should fail loudly, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 use helpers::*;
