@@ -175,10 +175,13 @@ fn error_of(reply: &Reply) -> FnError {
     let body: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
     let code = body.pointer("/error/code").and_then(Value::as_str);
     let message = body.pointer("/error/message").and_then(Value::as_str);
-    FnError {
-        error_type: code.unwrap_or("UpstreamUnavailable").to_owned(),
-        message: message.map_or_else(|| format!("the resolver answered {}", reply.status), str::to_owned),
+    let mut message = message.map_or_else(|| format!("the resolver answered {}", reply.status), str::to_owned);
+    // A function error has no room for details, so the candidates go into the message.
+    if let Some(candidates) = body.pointer("/error/candidates").and_then(Value::as_array) {
+        let arns: Vec<&str> = candidates.iter().filter_map(Value::as_str).collect();
+        message.push_str(&format!(" (candidates: {})", arns.join(", ")));
     }
+    FnError { error_type: code.unwrap_or("UpstreamUnavailable").to_owned(), message }
 }
 
 fn via(v: Via) -> &'static str {

@@ -172,6 +172,13 @@ async fn direct_invoke_failures_carry_the_stable_error_type() {
 }
 
 #[tokio::test]
+async fn an_ambiguous_direct_invoke_names_the_candidates_in_its_message() {
+    let w = world(None);
+    let err = invoke(&w.app, &json!({"tags": {"tenant": "acme"}})).await.unwrap_err();
+    assert!(err.message.contains(&arn("p1")) && err.message.contains(&arn("p2")), "{}", err.message);
+}
+
+#[tokio::test]
 async fn an_unknown_event_shape_is_invalid_query() {
     let w = world(None);
     let err = invoke(&w.app, &fixture("example-s3-event.json")).await.unwrap_err();
