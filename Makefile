@@ -46,3 +46,19 @@ demo-up: venv
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV)
+
+# SAM builds the layer with this target (template.yaml: BuildMethod: makefile). SAM passes no
+# architecture to makefile builds, so LAYER_ARCH must match the template's Architecture.
+LAYER_ARCH ?= arm64
+build-CacheExtensionLayer:
+	cargo lambda build --release --extension --bin cache-extension $(if $(filter arm64,$(LAYER_ARCH)),--arm64,--x86-64)
+	mkdir -p "$(ARTIFACTS_DIR)/extensions"
+	cp target/lambda/extensions/cache-extension "$(ARTIFACTS_DIR)/extensions/cache-extension"
+	chmod 755 "$(ARTIFACTS_DIR)/extensions/cache-extension"
+
+# The release build that `sam build` does, checked (slow: a release build of both binaries).
+test-sam-build: venv
+	PROFILE_RESOLVER_SAM_BUILD=1 LAYER_ARCH=x86_64 $(PY) -m unittest tests/python/test_template.py -v
+
+# SAM
+export SAM_CLI_TELEMETRY := 0
