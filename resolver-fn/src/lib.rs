@@ -181,7 +181,10 @@ fn error_of(reply: &Reply) -> FnError {
         let arns: Vec<&str> = candidates.iter().filter_map(Value::as_str).collect();
         message.push_str(&format!(" (candidates: {})", arns.join(", ")));
     }
-    FnError { error_type: code.unwrap_or("UpstreamUnavailable").to_owned(), message }
+    FnError {
+        error_type: code.unwrap_or("UpstreamUnavailable").to_owned(),
+        message,
+    }
 }
 
 fn via(v: Via) -> &'static str {

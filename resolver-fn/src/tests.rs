@@ -175,7 +175,11 @@ async fn direct_invoke_failures_carry_the_stable_error_type() {
 async fn an_ambiguous_direct_invoke_names_the_candidates_in_its_message() {
     let w = world(None);
     let err = invoke(&w.app, &json!({"tags": {"tenant": "acme"}})).await.unwrap_err();
-    assert!(err.message.contains(&arn("p1")) && err.message.contains(&arn("p2")), "{}", err.message);
+    assert!(
+        err.message.contains(&arn("p1")) && err.message.contains(&arn("p2")),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]

@@ -306,11 +306,16 @@ pub async fn list(
         rows.extend(system_profiles(&region));
     }
     if kind != Some("SYSTEM_DEFINED") {
+        // Profiles are kept sorted by ARN: resume after the cursor and stop one past the page.
+        let start = after
+            .clone()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         rows.extend(
             s.profiles
-                .values()
-                .filter(|p| p.region == region)
-                .map(|p| (p.arn(), summary(p))),
+                .range((start, std::ops::Bound::Unbounded))
+                .filter(|(_, p)| p.region == region)
+                .take(max + 1)
+                .map(|(arn, p)| (arn.clone(), summary(p))),
         );
     }
     rows.sort_by(|a, b| a.0.cmp(&b.0));

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::ops::Bound;
 use std::time::SystemTime;
 
 const TARGET_PREFIX: &str = "ResourceGroupsTaggingAPI_20170126.";
@@ -146,24 +147,28 @@ fn list(s: &mut State, region: &str, input: &GetResourcesInput, now: SystemTime)
         Some(token) => Some(s.redeem(token, OPERATION, region, &fingerprint, now)?),
     };
     s.expire_ghosts(now);
+    let keep = |arn: &String, tags: &[(String, String)]| {
+        type_matches(&input.resource_type_filters)
+            && tags_match(tags, &input.tag_filters)
+            && input.resource_arn_list.as_ref().is_none_or(|l| l.contains(arn))
+    };
+    // Profiles are kept sorted by ARN: resume after the cursor and stop one past the page.
+    let start = after.clone().map_or(Bound::Unbounded, Bound::Excluded);
     let mut rows: Vec<(String, Vec<(String, String)>)> = s
         .profiles
-        .values()
-        .filter(|p| p.region == region && p.ever_tagged)
-        .map(|p| (p.arn(), p.tags.clone()))
-        .chain(
-            s.ghosts
-                .iter()
-                .filter(|g| g.region == region)
-                .map(|g| (g.arn.clone(), Vec::new())),
-        )
-        .filter(|(arn, tags)| {
-            type_matches(&input.resource_type_filters)
-                && tags_match(tags, &input.tag_filters)
-                && input.resource_arn_list.as_ref().is_none_or(|l| l.contains(arn))
-        })
-        .filter(|(arn, _)| after.as_ref().is_none_or(|a| arn > a))
+        .range((start, Bound::Unbounded))
+        .filter(|(_, p)| p.region == region && p.ever_tagged)
+        .map(|(arn, p)| (arn.clone(), p.tags.clone()))
+        .filter(|(arn, tags)| keep(arn, tags))
+        .take(per_page + 1)
         .collect();
+    rows.extend(
+        s.ghosts
+            .iter()
+            .filter(|g| g.region == region && after.as_ref().is_none_or(|a| g.arn > *a))
+            .map(|g| (g.arn.clone(), Vec::new()))
+            .filter(|(arn, tags)| keep(arn, tags)),
+    );
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let more = rows.len() > per_page;
     rows.truncate(per_page);

@@ -1,0 +1,69 @@
+//! The in-process engine: a 3-key query over 2,000 and 100,000 profiles, and a snapshot build
+//! from 2,000 tagged resources. `cargo bench -p profile-resolver-shared --bench engine`.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use criterion::{BenchmarkId, Criterion, black_box, criterion_group, criterion_main};
+use shared::query::Query;
+use shared::snapshot::Snapshot;
+use shared::source::{CatalogEntry, TaggedResource};
+
+/// `n` profiles over 50 tenants x 8 apps x 5 models x 3 depts, each with 4 tags.
+fn org(n: usize) -> (Vec<TaggedResource>, Vec<CatalogEntry>) {
+    let arn = |i: usize| format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/p{i:011}");
+    let tagged = (0..n)
+        .map(|i| TaggedResource {
+            arn: arn(i),
+            tags: vec![
+                ("tenant".into(), format!("tenant-{}", i % 50)),
+                ("app".into(), format!("app-{}", (i / 50) % 8)),
+                ("model".into(), format!("model-{}", (i / 400) % 5)),
+                ("dept".into(), format!("dept-{}", i % 3)),
+                ("serial".into(), i.to_string()),
+            ],
+        })
+        .collect();
+    let catalog = (0..n)
+        .map(|i| CatalogEntry {
+            arn: arn(i),
+            name: format!("profile-{i}"),
+            status: Some("ACTIVE".into()),
+            models: vec!["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0".into()],
+        })
+        .collect();
+    (tagged, catalog)
+}
+
+fn query() -> Query {
+    Query::from_json_bytes(br#"{"tags": {"tenant": "tenant-7", "app": "app-3", "model": "model-2"}, "match": "all"}"#)
+        .unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let q = query();
+    let mut group = c.benchmark_group("query_3_keys");
+    for n in [2_000usize, 100_000] {
+        let (tagged, catalog) = org(n);
+        let (snapshot, _) = Snapshot::join(tagged, Some(catalog));
+        assert!(!snapshot.matches(&q).is_empty() || n < 2000);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &snapshot, |b, s| {
+            b.iter(|| black_box(s.matches(black_box(&q))))
+        });
+    }
+    group.finish();
+
+    let (tagged, catalog) = org(2_000);
+    c.bench_function("snapshot_build_2000", |b| {
+        b.iter(|| black_box(Snapshot::join(tagged.clone(), Some(catalog.clone()))))
+    });
+    c.bench_function("parse_query_json", |b| {
+        b.iter(|| {
+            black_box(Query::from_json_bytes(black_box(
+                br#"{"tags": {"tenant": "acme", "app": "chat", "model": "claude"}}"#,
+            )))
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
