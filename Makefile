@@ -8,7 +8,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint test test-rust test-python doc demo demo-up clean
+.PHONY: all venv build lint test test-rust test-python doc demo demo-up bench clean
 
 all: build
 
@@ -42,6 +42,14 @@ demo: venv
 
 demo-up: venv
 	scripts/demo.sh --keep
+
+# The benchmark (not part of CI): release binaries, one table in docs/benchmarks.md, a chart.
+bench: venv
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench -p profile-resolver-shared --bench engine -- --noplot | tee target/criterion-engine.txt
+	target/release/bench --out docs
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2
+	$(PY) scripts/bench_chart.py docs/benchmarks.json docs/benchmarks-latency.png
 
 clean:
 	$(CARGO) clean

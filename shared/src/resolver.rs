@@ -212,10 +212,13 @@ impl Resolver {
         }
         let tags_failure = match &entry {
             Some(_) => None,
-            None => Some(
-                cell.last_error()
-                    .unwrap_or_else(|| loading_error(region, self.inner.config.upstream_timeout)),
-            ),
+            None => Some(cell.last_error().unwrap_or_else(|| {
+                self.loading_error(
+                    &format!("the first snapshot of {region}"),
+                    cell,
+                    Operation::GetResources,
+                )
+            })),
         };
         match (self.route_answer(query, region, deadline).await, tags_failure, entry) {
             (RouteOutcome::Answer(answered), _, _) => answered,
@@ -257,6 +260,17 @@ impl Resolver {
     /// page is bounded by the upstream timeout, so a live build beats at least this often.
     fn stuck_after(&self) -> Duration {
         self.inner.config.upstream_timeout * 3
+    }
+
+    /// The error for a load that did not finish in time, naming the call it was waiting on.
+    fn loading_error<T>(&self, what: &str, cell: &Cell<T>, first: Operation) -> SourceError {
+        let op = cell.running_operation().unwrap_or(first);
+        let ms = self.inner.config.upstream_timeout.as_millis();
+        SourceError::new(
+            op,
+            crate::source::FailureKind::Timeout,
+            format!("{what} did not load within {ms} ms (waiting on {op})"),
+        )
     }
 
     fn max_backoff(&self) -> Duration {
@@ -335,7 +349,9 @@ impl Resolver {
 
     async fn build_snapshot(&self, region: &str, permit: &Permit) -> Result<Snapshot, SourceError> {
         let beat = &permit.heartbeat;
+        beat.calling(Operation::GetResources);
         let tagged = self.inner.sources.tags.tagged_resources(region, beat).await?;
+        beat.calling(Operation::ListInferenceProfiles);
         let catalog = match self.inner.sources.catalog.application_profiles(region, beat).await {
             Ok(c) => Some(c),
             Err(e) => {
@@ -360,6 +376,7 @@ impl Resolver {
         };
         let this = self.clone();
         tokio::spawn(async move {
+            permit.heartbeat.calling(Operation::GetParametersByPath);
             let result = source.routes(&permit.heartbeat).await.map(|routes| {
                 snapshots_by_region(routes)
                     .into_iter()
@@ -395,10 +412,9 @@ impl Resolver {
             }
         };
         let Some(entry) = entry else {
-            let mut failure = cell
+            let failure = cell
                 .last_error()
-                .unwrap_or_else(|| loading_error(region, self.inner.config.upstream_timeout));
-            failure.operation = Operation::GetParametersByPath;
+                .unwrap_or_else(|| self.loading_error("the routes", cell, Operation::GetParametersByPath));
             return RouteOutcome::Failed(failure);
         };
         let Some(snapshot) = entry.value.get(region) else {
@@ -464,17 +480,6 @@ fn answer(
 
 fn tags_text(query: &Query) -> String {
     serde_json::to_string(&query.tags).unwrap_or_default()
-}
-
-fn loading_error(region: &str, timeout: Duration) -> SourceError {
-    SourceError::new(
-        Operation::GetResources,
-        crate::source::FailureKind::Timeout,
-        format!(
-            "the first snapshot of {region} did not load within {} ms",
-            timeout.as_millis()
-        ),
-    )
 }
 
 fn unavailable(region: &str, tags: Option<&SourceError>, routes: Option<&SourceError>) -> ApiError {

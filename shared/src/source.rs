@@ -11,7 +11,7 @@ pub mod tagging;
 use async_trait::async_trait;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::clock::Clock;
@@ -127,6 +127,7 @@ pub struct Route {
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
     last_ms: Arc<AtomicU64>,
+    operation: Arc<AtomicU8>,
     clock: Arc<dyn Clock>,
 }
 
@@ -135,6 +136,7 @@ impl Heartbeat {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         let beat = Self {
             last_ms: Arc::new(AtomicU64::new(0)),
+            operation: Arc::new(AtomicU8::new(Operation::GetResources as u8)),
             clock,
         };
         beat.beat();
@@ -154,6 +156,20 @@ impl Heartbeat {
     /// The last progress.
     pub fn last(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// Records which operation the build is waiting on, so a timeout can name it.
+    pub fn calling(&self, op: Operation) {
+        self.operation.store(op as u8, Ordering::Relaxed);
+        self.beat();
+    }
+
+    /// The operation the build is waiting on.
+    pub fn operation(&self) -> Operation {
+        Operation::ALL
+            .into_iter()
+            .find(|op| *op as u8 == self.operation.load(Ordering::Relaxed))
+            .unwrap_or(Operation::GetResources)
     }
 }
 

@@ -126,8 +126,16 @@ impl Emulator {
     /// # Errors
     /// When it does not start or announce its address.
     pub fn start(seed: Option<&Path>) -> anyhow::Result<Self> {
+        Self::start_on("127.0.0.1:0", seed)
+    }
+
+    /// Starts it on a given address (to restart it where clients expect it).
+    ///
+    /// # Errors
+    /// When it does not start or announce its address.
+    pub fn start_on(listen: &str, seed: Option<&Path>) -> anyhow::Result<Self> {
         let mut cmd = Command::new(binary("aws-emulator"));
-        cmd.args(["--listen", "127.0.0.1:0"])
+        cmd.args(["--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(seed) = seed {
@@ -236,10 +244,21 @@ impl Moto {
     /// # Errors
     /// When moto is not installed (`make venv`) or does not come up within 30 s.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_on(None)
+    }
+
+    /// Starts moto on `port` (a free one when `None`).
+    ///
+    /// # Errors
+    /// When moto is not installed (`make venv`) or does not come up within 30 s.
+    pub fn start_on(port: Option<u16>) -> anyhow::Result<Self> {
         let tool = std::env::var_os("MOTO_SERVER").map_or_else(|| venv_tool("moto_server"), PathBuf::from);
         let mut last = anyhow::anyhow!("not tried");
         for _ in 0..3 {
-            let port = free_port()?;
+            let port = match port {
+                Some(p) => p,
+                None => free_port()?,
+            };
             let child = Command::new(&tool)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())

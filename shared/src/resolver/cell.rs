@@ -100,6 +100,11 @@ impl<T> Cell<T> {
         self.flight.lock().attempts
     }
 
+    /// The operation the running refresh waits on, if one runs.
+    pub(crate) fn running_operation(&self) -> Option<crate::source::Operation> {
+        self.flight.lock().running.as_ref().map(|(_, beat)| beat.operation())
+    }
+
     /// Whether a refresh is running.
     pub(crate) fn is_loading(&self) -> bool {
         self.flight.lock().running.is_some()

@@ -23,8 +23,8 @@ pub struct Target {
     pub path: String,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Bytes,
+    /// Bodies, sent round-robin.
+    pub bodies: Vec<Bytes>,
 }
 
 /// The outcome of one run.
@@ -63,7 +63,7 @@ pub async fn run(target: &Target, connections: usize, total: usize, limit: Durat
     let started = Instant::now();
     let deadline = started + limit;
     let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
+    for c in 0..connections {
         let target = target.clone();
         let stream = TcpStream::connect(target.addr).await?;
         stream.set_nodelay(true)?;
@@ -72,15 +72,23 @@ pub async fn run(target: &Target, connections: usize, total: usize, limit: Durat
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per_conn);
             let mut errors = 0u64;
-            for _ in 0..per_conn {
+            for i in 0..per_conn {
                 if Instant::now() > deadline {
                     break;
                 }
-                let mut req = Request::builder().method(target.method).uri(&target.path).header("host", "127.0.0.1");
+                let mut req = Request::builder()
+                    .method(target.method)
+                    .uri(&target.path)
+                    .header("host", "127.0.0.1");
                 for (k, v) in &target.headers {
                     req = req.header(k, v);
                 }
-                let Ok(req) = req.body(Full::new(target.body.clone())) else { break };
+                let body = target
+                    .bodies
+                    .get((c * per_conn + i) % target.bodies.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                let Ok(req) = req.body(Full::new(body)) else { break };
                 let t = Instant::now();
                 match sender.send_request(req).await {
                     Ok(resp) => {
@@ -114,7 +122,9 @@ pub async fn run(target: &Target, connections: usize, total: usize, limit: Durat
 /// Serves a fixed 200 JSON body on `listener` forever: the bare baseline.
 pub async fn bare_server(listener: TcpListener, body: Bytes) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let body = body.clone();
         tokio::spawn(async move {
@@ -122,11 +132,17 @@ pub async fn bare_server(listener: TcpListener, body: Bytes) {
                 let body = body.clone();
                 async move {
                     let mut resp = Response::new(Full::new(body));
-                    resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+                    resp.headers_mut().insert(
+                        "content-type",
+                        hyper::header::HeaderValue::from_static("application/json"),
+                    );
                     Ok::<_, Infallible>(resp)
                 }
             });
-            let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }

@@ -1,1 +1,78 @@
-fn main() {}
+//! `bench`: the benchmark (see the `bench` module). `bench [--smoke] [--out DIR]` runs it and
+//! writes `DIR/benchmarks.{md,json}`; `bench bare-server PORT FILE` is the bare baseline.
+
+use anyhow::Context;
+use harness::bench::{Options, report, scenarios};
+use harness::harness::lambda::Scratch;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("bare-server") {
+        let port: u16 = args.get(1).context("bare-server PORT FILE")?.parse()?;
+        let body = std::fs::read(args.get(2).context("bare-server PORT FILE")?)?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        harness::bench::load::bare_server(listener, body.into()).await;
+        return Ok(());
+    }
+    let out = args
+        .iter()
+        .position(|a| a == "--out")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(|| PathBuf::from("docs"), PathBuf::from);
+    let opts = if args.iter().any(|a| a == "--smoke") {
+        Options::smoke(out)
+    } else {
+        Options::full(out)
+    };
+    let scratch = Scratch::new("bench")?;
+    let mut rep = report::Report {
+        machine: report::machine(),
+        date: chrono_free_date(),
+        notes: vec![
+            format!(
+                "{} alternating rounds per contender, medians reported; {} s or {} requests per round",
+                opts.rounds,
+                opts.round_time.as_secs_f64(),
+                opts.round_requests
+            ),
+            "all processes on 127.0.0.1; the bare server is a separate hyper process answering the same bytes".into(),
+            if opts.smoke {
+                "SMOKE RUN: tiny counts, debug binaries; numbers are meaningless".into()
+            } else {
+                "release binaries (make bench)".into()
+            },
+        ],
+        ..Default::default()
+    };
+    let (emu, ext) = scenarios::hits_and_upstream(&opts, &mut rep, &scratch).await?;
+    scenarios::whole_path(&opts, &mut rep, &scratch, &emu, &ext).await?;
+    scenarios::cold_start(&opts, &mut rep, &emu).await?;
+    drop((emu, ext));
+    scenarios::large(&opts, &mut rep, &scratch).await?;
+    std::fs::create_dir_all(&opts.out_dir)?;
+    let md = rep.markdown();
+    std::fs::write(opts.out_dir.join("benchmarks.md"), &md)?;
+    std::fs::write(
+        opts.out_dir.join("benchmarks.json"),
+        serde_json::to_string_pretty(&rep)?,
+    )?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(md.as_bytes())?;
+    Ok(())
+}
+
+/// Today's UTC date and time, from the system clock.
+fn chrono_free_date() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    harness::emulator::state::iso8601(secs as f64)
+        .chars()
+        .take(16)
+        .collect::<String>()
+        .replace('T', " ")
+        + " UTC"
+}

@@ -58,6 +58,14 @@ impl LambdaWatch {
     /// # Errors
     /// When it does not come up within 60 s.
     pub fn start(scratch: &Scratch, env: &[(String, String)]) -> anyhow::Result<Self> {
+        Self::start_with(scratch, env, false)
+    }
+
+    /// As [`LambdaWatch::start`]; `release` builds and runs functions in release mode.
+    ///
+    /// # Errors
+    /// When it does not come up within 60 s.
+    pub fn start_with(scratch: &Scratch, env: &[(String, String)], release: bool) -> anyhow::Result<Self> {
         let env_file = scratch.path("function.env");
         let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         fs::write(&env_file, text)?;
@@ -76,6 +84,7 @@ impl LambdaWatch {
                 "--env-file",
             ])
             .arg(&env_file)
+            .args(release.then_some("--release"))
             .current_dir(workspace_root())
             .stdout(out.try_clone()?)
             .stderr(out)

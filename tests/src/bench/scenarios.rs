@@ -1,0 +1,548 @@
+//! The benchmark scenarios, each against real processes on 127.0.0.1.
+
+use super::Options;
+use super::load::{self, Run, Target};
+use super::report::{Report, Series};
+use crate::harness::lambda::{Extension, LambdaWatch, Scratch, eventually};
+use crate::harness::{Emulator, aws_env, binary, free_port, http};
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-token";
+const REGION: &str = "us-east-1";
+
+/// `n` profiles: 50 tenants x 8 apps x 5 models, so any (tenant, app, model) is unique up to
+/// 2,000 profiles.
+pub fn seed(n: usize) -> Value {
+    let model = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+    let profiles: Vec<Value> = (0..n)
+        .map(|i| {
+            let (t, a, m) = triple(i);
+            json!({"region": REGION, "name": format!("p{i:06}"), "model": model,
+                   "tags": {"tenant": t, "app": a, "model": m, "dept": format!("dept-{}", i % 3)}})
+        })
+        .collect();
+    json!({ "profiles": profiles })
+}
+
+fn triple(i: usize) -> (String, String, String) {
+    (
+        format!("tenant-{}", i % 50),
+        format!("app-{}", (i / 50) % 8),
+        format!("model-{}", (i / 400) % 5),
+    )
+}
+
+fn query_body(i: usize) -> Bytes {
+    let (t, a, m) = triple(i);
+    Bytes::from(json!({"tags": {"tenant": t, "app": a, "model": m}, "match": "all"}).to_string())
+}
+
+/// Resident and peak memory of a process, in KiB.
+fn memory_kb(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn engine_env(emulator: &str, ttl: &str) -> Vec<(String, String)> {
+    let mut env = aws_env(emulator, None, REGION);
+    env.extend(
+        [
+            ("PROFILE_RESOLVER_TOKEN", TOKEN),
+            ("PROFILE_RESOLVER_TTL_SECONDS", ttl),
+            ("PROFILE_RESOLVER_SSM_PREFIX", ""),
+            ("PROFILE_RESOLVER_MAX_CONNECTIONS", "1024"),
+            ("AWS_LAMBDA_LOG_LEVEL", "warn"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    env
+}
+
+fn wait_ready(ext: &Extension, limit: Duration) -> anyhow::Result<()> {
+    eventually(limit, || {
+        let h = http::get(&ext.url, "/health").ok()?.json();
+        (h["regions"][REGION]["ready"] == true).then_some(())
+    })
+    .context("the extension never got its snapshot")
+}
+
+fn addr(url: &str) -> anyhow::Result<SocketAddr> {
+    Ok(url.trim_start_matches("http://").parse()?)
+}
+
+fn resolve_target(url: &str, bodies: Vec<Bytes>) -> anyhow::Result<Target> {
+    Ok(Target {
+        addr: addr(url)?,
+        method: "POST",
+        path: "/v1/resolve".into(),
+        headers: vec![
+            ("x-profile-resolver-token".into(), TOKEN.into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        bodies,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Samples a process's RSS until stopped; returns the peak.
+fn sampler(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let mut peak = 0;
+        for _ in 0..100_000 {
+            if flag.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some((rss, _)) = memory_kb(pid) {
+                peak = peak.max(rss);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peak
+    });
+    (stop, handle)
+}
+
+/// Section 1, 3 and 6: hits against a bare server, upstream calls, memory at the main size.
+pub async fn hits_and_upstream(
+    opts: &Options,
+    report: &mut Report,
+    scratch: &Scratch,
+) -> anyhow::Result<(Emulator, Extension)> {
+    let emu = Emulator::start(None)?;
+    emu.seed(&seed(opts.profiles))?;
+    let port = free_port()?;
+    let ext = Extension::start(scratch, &engine_env(&emu.url, "3600"), port)?;
+    wait_ready(&ext, Duration::from_secs(60))?;
+    let (idle_rss, _) = memory_kb(ext.proc.pid()).unwrap_or_default();
+
+    let k = opts.profiles / 2;
+    let hit = query_body(k);
+    let first = ext.resolve(TOKEN, &serde_json::from_slice(&hit)?)?;
+    if first.status != 200 || first.json()["profiles"].as_array().map(Vec::len) != Some(1) {
+        bail!("the benchmark query should hit exactly one profile: {}", first.body);
+    }
+    // The bare server answers the very same bytes.
+    let body_file = scratch.path("answer.json");
+    std::fs::write(&body_file, &first.body)?;
+    let bare_port = free_port()?;
+    let mut bare = BareServer::spawn(bare_port, &body_file)?;
+    let bare_url = format!("http://127.0.0.1:{bare_port}");
+    crate::harness::wait_http(&bare_url, "/", Duration::from_secs(5))?;
+
+    let ext_target = resolve_target(&ext.url, vec![hit.clone()])?;
+    let bare_target = Target {
+        addr: addr(&bare_url)?,
+        ..ext_target.clone()
+    };
+    let section = "1. cache hit vs bare hyper";
+    let (stop, peak) = sampler(ext.proc.pid());
+    for conns in [1usize, 64] {
+        let (mut b, mut e): (Vec<Run>, Vec<Run>) = (Vec::new(), Vec::new());
+        for _ in 0..opts.rounds {
+            b.push(load::run(&bare_target, conns, opts.round_requests, opts.round_time).await?);
+            e.push(load::run(&ext_target, conns, opts.round_requests, opts.round_time).await?);
+        }
+        let errors: u64 = e.iter().chain(&b).map(|r| r.errors).sum();
+        if errors > 0 {
+            bail!("{errors} failed requests at {conns} connections");
+        }
+        let med = |runs: &[Run], f: &dyn Fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        for (name, runs) in [("bare", &b), ("extension", &e)] {
+            report.add(
+                section,
+                &format!("{name} p50 @{conns}"),
+                med(runs, &|r| r.quantile(0.5)),
+                "µs",
+            );
+            report.add(
+                section,
+                &format!("{name} p99 @{conns}"),
+                med(runs, &|r| r.quantile(0.99)),
+                "µs",
+            );
+            report.add(
+                section,
+                &format!("{name} p99.9 @{conns}"),
+                med(runs, &|r| r.quantile(0.999)),
+                "µs",
+            );
+            report.add(
+                section,
+                &format!("{name} throughput @{conns}"),
+                med(runs, &Run::throughput),
+                "req/s",
+            );
+            let points = [0.5, 0.9, 0.99, 0.999]
+                .map(|q| (q * 100.0, med(runs, &|r| r.quantile(q))))
+                .to_vec();
+            report.series.push(Series {
+                contender: name.into(),
+                connections: conns,
+                points,
+            });
+        }
+        let tput = med(&e, &Run::throughput) / med(&b, &Run::throughput);
+        let p50 = med(&e, &|r| r.quantile(0.5)) / med(&b, &|r| r.quantile(0.5));
+        let (tput_target, p50_target) = if conns == 1 { (0.92, 1.1) } else { (0.85, 1.3) };
+        report.check(
+            section,
+            &format!("throughput ratio @{conns}"),
+            tput,
+            "x",
+            &format!(">= {tput_target}"),
+            tput >= tput_target,
+        );
+        report.check(
+            section,
+            &format!("p50 ratio @{conns}"),
+            p50,
+            "x",
+            &format!("<= {p50_target}"),
+            p50 <= p50_target,
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let load_rss = peak.join().unwrap_or(0);
+    bare.stop();
+
+    let section = "4. upstream calls in one TTL window";
+    let gr_pages = opts.profiles.div_ceil(100) as u64;
+    let lip_pages = opts.profiles.div_ceil(1000) as u64;
+    let distinct: Vec<Bytes> = (0..1000).map(|i| query_body(i * 2 % opts.profiles.max(1))).collect();
+    let known = load::run(
+        &resolve_target(&ext.url, distinct)?,
+        16,
+        opts.upstream_requests,
+        Duration::from_secs(120),
+    )
+    .await?;
+    let unknown_bodies: Vec<Bytes> = (0..opts.upstream_requests.min(100_000))
+        .map(|i| {
+            Bytes::from(format!(
+                r#"{{"tags": {{"tenant": "nobody-{i}-{}"}}}}"#,
+                fastrand::u64(..)
+            ))
+        })
+        .collect();
+    let unknown = load::run(
+        &resolve_target(&ext.url, unknown_bodies)?,
+        16,
+        opts.upstream_requests,
+        Duration::from_secs(120),
+    )
+    .await?;
+    let gr = emu.calls("GetResources", REGION)?;
+    let lip = emu.calls("ListInferenceProfiles", REGION)?;
+    report.add(
+        section,
+        "requests over 1,000 distinct queries",
+        known.latencies_us.len() as f64,
+        "",
+    );
+    report.add(
+        section,
+        "requests with random unknown queries",
+        unknown.latencies_us.len() as f64,
+        "",
+    );
+    report.check(
+        section,
+        "GetResources calls",
+        gr as f64,
+        "",
+        &format!("= {gr_pages} (pages of one build)"),
+        gr == gr_pages,
+    );
+    report.check(
+        section,
+        "ListInferenceProfiles calls",
+        lip as f64,
+        "",
+        &format!("= {lip_pages}"),
+        lip == lip_pages,
+    );
+
+    let section = "6. memory and size";
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    report.check(
+        section,
+        &format!("RSS idle, {} profiles", opts.profiles),
+        mib(idle_rss),
+        "MiB",
+        "<= 12",
+        mib(idle_rss) <= 12.0,
+    );
+    report.add(
+        section,
+        &format!("RSS peak under 64-connection load, {} profiles", opts.profiles),
+        mib(load_rss),
+        "MiB",
+    );
+    Ok((emu, ext))
+}
+
+/// A bare hyper server in its own process (this binary, `bare-server PORT FILE`).
+struct BareServer(Child);
+
+impl BareServer {
+    fn spawn(port: u16, body: &std::path::Path) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let bench = if exe.file_stem().is_some_and(|s| s == "bench") {
+            exe
+        } else {
+            binary("bench")
+        };
+        let child = Command::new(bench)
+            .arg("bare-server")
+            .arg(port.to_string())
+            .arg(body)
+            .stdout(Stdio::null())
+            .spawn()?;
+        Ok(Self(child))
+    }
+
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for BareServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Section 5: exec to registered, serving and first answer, with 20 ms per upstream call.
+pub async fn cold_start(opts: &Options, report: &mut Report, emu: &Emulator) -> anyhow::Result<()> {
+    let section = "5. cold start (20 ms per upstream call)";
+    emu.set_fault(json!({"operation": "*", "latencyMs": 20}))?;
+    let (registered_at, api) = fake_extensions_api().await?;
+    let (mut reg, mut serve, mut answer) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..opts.rounds.clamp(1, 3) {
+        registered_at.store(0, Ordering::SeqCst);
+        let port = free_port()?;
+        let url = format!("http://127.0.0.1:{port}");
+        let t0 = Instant::now();
+        let epoch = std::time::SystemTime::now();
+        let mut child = Command::new(binary("cache-extension"))
+            .env_clear()
+            .envs(engine_env(&emu.url, "3600"))
+            .env("PROFILE_RESOLVER_PORT", port.to_string())
+            .env("AWS_LAMBDA_RUNTIME_API", &api)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let serving = eventually(Duration::from_secs(10), || {
+            http::get(&url, "/health").ok().map(|_| t0.elapsed())
+        });
+        let body = serde_json::from_slice::<Value>(&query_body(opts.profiles / 2))?;
+        let answered = eventually(Duration::from_secs(60), || {
+            let r = http::request(
+                &url,
+                "POST",
+                "/v1/resolve",
+                &[("x-profile-resolver-token", TOKEN)],
+                body.to_string().as_bytes(),
+            )
+            .ok()?;
+            (r.status == 200).then(|| t0.elapsed())
+        });
+        let reg_ms = registered_at.load(Ordering::SeqCst);
+        let _ = child.kill();
+        let _ = child.wait();
+        let since_spawn = epoch
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        reg.push(reg_ms.saturating_sub(since_spawn) as f64);
+        serve.push(serving.context("never served")?.as_secs_f64() * 1000.0);
+        answer.push(answered.context("never answered")?.as_secs_f64() * 1000.0);
+    }
+    emu.clear_faults()?;
+    report.add(section, "exec to registered", median(reg), "ms");
+    report.add(section, "exec to serving (/health answers)", median(serve), "ms");
+    report.add(
+        section,
+        &format!("exec to first answered resolve ({} profiles)", opts.profiles),
+        median(answer),
+        "ms",
+    );
+    Ok(())
+}
+
+/// A stand-in Extensions API that records when `register` arrives (epoch ms) and never sends
+/// an event, so the extension sits in its event loop.
+async fn fake_extensions_api() -> anyhow::Result<(Arc<AtomicU64>, String)> {
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = listener.local_addr()?.to_string();
+    let registered = Arc::new(AtomicU64::new(0));
+    let flag = registered.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let flag = flag.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let flag = flag.clone();
+                    async move {
+                        if req.uri().path().ends_with("/register") {
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_millis() as u64);
+                            flag.store(now, Ordering::SeqCst);
+                            let resp = hyper::Response::builder()
+                                .header("Lambda-Extension-Identifier", "bench")
+                                .body(http_body_util::Full::new(Bytes::from_static(b"{}")));
+                            return resp;
+                        }
+                        // event/next: park until the extension is killed.
+                        std::future::pending::<()>().await;
+                        hyper::Response::builder().body(http_body_util::Full::new(Bytes::new()))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok((registered, api))
+}
+
+/// Section 6 at the large size: RSS idle and under load.
+pub async fn large(opts: &Options, report: &mut Report, scratch: &Scratch) -> anyhow::Result<()> {
+    let section = "6. memory and size";
+    let seed_file = scratch.path("large-seed.json");
+    std::fs::write(&seed_file, seed(opts.large_profiles).to_string())?;
+    let emu = Emulator::start(Some(&seed_file))?;
+    let port = free_port()?;
+    let started = Instant::now();
+    let ext = Extension::start(scratch, &engine_env(&emu.url, "3600"), port)?;
+    wait_ready(&ext, Duration::from_secs(300))?;
+    report.add(
+        section,
+        &format!("first snapshot of {} profiles (pages of 100)", opts.large_profiles),
+        started.elapsed().as_secs_f64(),
+        "s",
+    );
+    let (idle, _) = memory_kb(ext.proc.pid()).unwrap_or_default();
+    let (stop, peak) = sampler(ext.proc.pid());
+    let bodies: Vec<Bytes> = (0..100).map(query_body).collect();
+    load::run(
+        &resolve_target(&ext.url, bodies)?,
+        64,
+        opts.round_requests,
+        opts.round_time,
+    )
+    .await?;
+    stop.store(true, Ordering::Relaxed);
+    let peak = peak.join().unwrap_or(0);
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    report.check(
+        section,
+        &format!("RSS idle, {} profiles", opts.large_profiles),
+        mib(idle),
+        "MiB",
+        "< 100",
+        mib(idle) < 100.0,
+    );
+    report.add(
+        section,
+        &format!("RSS peak under load, {} profiles", opts.large_profiles),
+        mib(peak),
+        "MiB",
+    );
+    let size = std::fs::metadata(binary("cache-extension"))?.len();
+    report.check(
+        section,
+        "cache-extension binary (stripped)",
+        size as f64 / 1e6,
+        "MB",
+        "<= 10",
+        size <= 10_000_000,
+    );
+    Ok(())
+}
+
+/// Section 2: a direct invoke through resolver-fn and the extension under `cargo lambda watch`,
+/// against a no-op function under the same emulator.
+pub async fn whole_path(
+    opts: &Options,
+    report: &mut Report,
+    scratch: &Scratch,
+    emu: &Emulator,
+    ext: &Extension,
+) -> anyhow::Result<()> {
+    let section = "2. whole path under cargo lambda watch";
+    let mut env = engine_env(&emu.url, "3600");
+    env.push(("PROFILE_RESOLVER_EXTENSION_URL".into(), ext.url.clone()));
+    let watch = LambdaWatch::start_with(scratch, &env, !opts.smoke)?;
+    let body = query_body(opts.profiles / 2);
+    let invoke = |name: &str| -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        let r = http::request(
+            &format!("http://127.0.0.1:{}", watch.port),
+            "POST",
+            &format!("/2015-03-31/functions/{name}/invocations"),
+            &[],
+            &body,
+        )?;
+        if r.status != 200 {
+            bail!("{name}: {} {}", r.status, r.body);
+        }
+        Ok(t.elapsed())
+    };
+    // The first invoke of each builds and starts it.
+    for name in ["noop-fn", "resolver-fn"] {
+        eventually(Duration::from_secs(900), || invoke(name).ok())
+            .with_context(|| format!("{name} never answered: {}", watch.output()))?;
+    }
+    let (mut noop, mut resolver) = (Vec::new(), Vec::new());
+    for _ in 0..opts.rounds {
+        for _ in 0..opts.invokes {
+            noop.push(invoke("noop-fn")?.as_secs_f64() * 1e6);
+        }
+        for _ in 0..opts.invokes {
+            resolver.push(invoke("resolver-fn")?.as_secs_f64() * 1e6);
+        }
+    }
+    let q = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    let (n50, n99, r50, r99) = (
+        q(&mut noop, 0.5),
+        q(&mut noop, 0.99),
+        q(&mut resolver, 0.5),
+        q(&mut resolver, 0.99),
+    );
+    report.add(section, "no-op function p50", n50, "µs");
+    report.add(section, "no-op function p99", n99, "µs");
+    report.add(section, "resolver-fn p50", r50, "µs");
+    report.add(section, "resolver-fn p99", r99, "µs");
+    report.add(section, "added by the resolver, p50", r50 - n50, "µs");
+    Ok(())
+}
