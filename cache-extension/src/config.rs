@@ -12,8 +12,6 @@ pub const TOKEN: &str = "PROFILE_RESOLVER_TOKEN";
 pub const AUTH: &str = "PROFILE_RESOLVER_AUTH";
 /// `PROFILE_RESOLVER_MAX_CONNECTIONS`
 pub const MAX_CONNECTIONS: &str = "PROFILE_RESOLVER_MAX_CONNECTIONS";
-/// Token fallbacks, in order.
-pub const TOKEN_FALLBACKS: [&str; 2] = ["AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"];
 
 /// How `/v1/` requests are authenticated.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,16 +74,13 @@ impl Config {
         let auth = match lookup(AUTH).as_deref() {
             Some("disabled") => Auth::Disabled,
             None | Some("token") => {
-                let token = std::iter::once(TOKEN)
-                    .chain(TOKEN_FALLBACKS)
-                    .find_map(|k| lookup(k).filter(|v| !v.is_empty()))
-                    .ok_or_else(|| {
-                        ConfigError::new(
-                            TOKEN,
-                            "a token (or AWS_SESSION_TOKEN / AWS_CONTAINER_AUTHORIZATION_TOKEN); \
+                let token = shared::config::token(&lookup).ok_or_else(|| {
+                    ConfigError::new(
+                        TOKEN,
+                        "a token (or AWS_SESSION_TOKEN / AWS_CONTAINER_AUTHORIZATION_TOKEN); \
                              set PROFILE_RESOLVER_AUTH=disabled to run without one",
-                        )
-                    })?;
+                    )
+                })?;
                 Auth::Token(token)
             }
             Some(_) => return Err(ConfigError::new(AUTH, "token or disabled")),
@@ -103,15 +98,11 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .chain([("AWS_REGION".into(), "us-east-1".into())])
-            .collect();
-        Config::from_lookup(move |k| map.get(k).cloned())
+        let mut all = vec![("AWS_REGION", "us-east-1")];
+        all.extend_from_slice(pairs);
+        Config::from_lookup(shared::config::lookup_from(&all))
     }
 
     #[test]

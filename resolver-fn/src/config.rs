@@ -14,12 +14,6 @@ pub const EXTENSION_TIMEOUT_MS: &str = "PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS";
 pub const TENANT_TAG: &str = "PROFILE_RESOLVER_TENANT_TAG";
 /// `PROFILE_RESOLVER_TENANT_CLAIM`
 pub const TENANT_CLAIM: &str = "PROFILE_RESOLVER_TENANT_CLAIM";
-/// Where the token comes from, in order (as in the extension).
-pub const TOKEN_SOURCES: [&str; 3] = [
-    "PROFILE_RESOLVER_TOKEN",
-    "AWS_SESSION_TOKEN",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-];
 
 /// Tenant isolation: the tag forced from the claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +110,7 @@ impl Config {
             engine,
             extension_url: extension_url.trim_end_matches('/').to_owned(),
             extension_timeout: Duration::from_millis(ms),
-            token: TOKEN_SOURCES.iter().find_map(|k| lookup(k).filter(|v| !v.is_empty())),
+            token: shared::config::token(&lookup),
             tenancy,
             function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "resolver-fn".to_owned()),
             log,
@@ -127,15 +121,11 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .chain([("AWS_REGION".into(), "us-east-1".into())])
-            .collect();
-        Config::from_lookup(move |k| map.get(k).cloned())
+        let mut all = vec![("AWS_REGION", "us-east-1")];
+        all.extend_from_slice(pairs);
+        Config::from_lookup(shared::config::lookup_from(&all))
     }
 
     #[test]

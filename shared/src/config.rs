@@ -121,6 +121,27 @@ fn parse_regions(list: &str) -> Result<Vec<String>, ConfigError> {
     Ok(out)
 }
 
+/// Where the loopback token comes from, in order: `PROFILE_RESOLVER_TOKEN`, then
+/// `AWS_SESSION_TOKEN`, then `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+pub const TOKEN_SOURCES: [&str; 3] = [
+    "PROFILE_RESOLVER_TOKEN",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+];
+
+/// The token the extension expects (and the function sends): the first non-empty variable of
+/// [`TOKEN_SOURCES`].
+pub fn token(lookup: &impl Fn(&str) -> Option<String>) -> Option<String> {
+    TOKEN_SOURCES.iter().find_map(|k| lookup(k).filter(|v| !v.is_empty()))
+}
+
+/// A lookup over fixed pairs, as tests and tools pass to `from_lookup`.
+pub fn lookup_from(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> =
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    move |k| map.get(k).cloned()
+}
+
 /// Reads a variable and parses it, with a default when unset.
 ///
 /// # Errors
@@ -160,11 +181,9 @@ fn seconds(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        move |k| map.get(k).cloned()
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        lookup_from(pairs)
     }
 
     #[test]

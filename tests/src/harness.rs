@@ -142,7 +142,7 @@ impl Emulator {
             cmd.arg("--seed").arg(seed);
         }
         let mut child = cmd.spawn().context("spawning aws-emulator (is it built?)")?;
-        let line = first_line(&mut child, Duration::from_secs(10));
+        let line = first_line(&mut child, Duration::from_secs(120));
         let proc = Proc::new(child, "aws-emulator");
         let line = line?;
         let url = line

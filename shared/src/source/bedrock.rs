@@ -1,12 +1,11 @@
 //! The Bedrock catalogue through `ListInferenceProfiles(typeEquals=APPLICATION)`.
 
-use super::sdk::classify;
+use super::sdk::{classify, per_region};
 use super::{CatalogEntry, CatalogSource, FailureKind, Heartbeat, Operation, SourceError};
 use crate::stats::Stats;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_bedrock::Client;
-use aws_sdk_bedrock::config::{Builder, Region};
 use aws_sdk_bedrock::types::InferenceProfileType;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,15 +23,7 @@ pub struct SdkCatalogSource {
 impl SdkCatalogSource {
     /// Makes one client per region.
     pub fn new(sdk: &SdkConfig, regions: &[String], stats: Arc<Stats>) -> Self {
-        let clients = regions
-            .iter()
-            .map(|r| {
-                (
-                    r.clone(),
-                    Client::from_conf(Builder::from(sdk).region(Region::new(r.clone())).build()),
-                )
-            })
-            .collect();
+        let clients = per_region(sdk, regions, Client::new);
         Self { clients, stats }
     }
 }

@@ -5,6 +5,7 @@ use super::{FailureKind, Operation, SourceError};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Loads the SDK configuration once: credentials, `AWS_ENDPOINT_URL*` and the upstream timeout
@@ -16,9 +17,35 @@ pub async fn load_sdk_config(upstream_timeout: Duration) -> SdkConfig {
         .connect_timeout(upstream_timeout.min(Duration::from_secs(1)))
         .build();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(timeouts)
         .load()
         .await
+}
+
+/// The SDK's HTTPS client: hyper with rustls on ring and the system's root certificates.
+pub fn https_client() -> aws_sdk_bedrock::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// One client per allowed region, made once at init from the shared configuration.
+pub(crate) fn per_region<C>(
+    sdk: &SdkConfig,
+    regions: &[String],
+    client: impl Fn(&SdkConfig) -> C,
+) -> HashMap<String, C> {
+    regions
+        .iter()
+        .map(|r| {
+            (
+                r.clone(),
+                client(&sdk.to_builder().region(aws_config::Region::new(r.clone())).build()),
+            )
+        })
+        .collect()
 }
 
 /// Classifies an SDK error by its AWS error code or its transport failure.

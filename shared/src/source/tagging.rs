@@ -1,13 +1,12 @@
 //! Tag discovery through the Resource Groups Tagging API `GetResources`.
 
-use super::sdk::classify;
+use super::sdk::{classify, per_region};
 use super::{FailureKind, Heartbeat, Operation, SourceError, TagSource, TaggedResource};
 use crate::profile::RESOURCE_TYPE;
 use crate::stats::Stats;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_resourcegroupstagging::Client;
-use aws_sdk_resourcegroupstagging::config::{Builder, Region};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -24,15 +23,7 @@ pub struct SdkTagSource {
 impl SdkTagSource {
     /// Makes one client per region.
     pub fn new(sdk: &SdkConfig, regions: &[String], stats: Arc<Stats>) -> Self {
-        let clients = regions
-            .iter()
-            .map(|r| {
-                (
-                    r.clone(),
-                    Client::from_conf(Builder::from(sdk).region(Region::new(r.clone())).build()),
-                )
-            })
-            .collect();
+        let clients = per_region(sdk, regions, Client::new);
         Self { clients, stats }
     }
 

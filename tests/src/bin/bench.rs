@@ -47,11 +47,23 @@ async fn main() -> anyhow::Result<()> {
         ],
         ..Default::default()
     };
-    let (emu, ext) = scenarios::hits_and_upstream(&opts, &mut rep, &scratch).await?;
-    scenarios::whole_path(&opts, &mut rep, &scratch, &emu, &ext).await?;
-    scenarios::cold_start(&opts, &mut rep, &emu).await?;
-    drop((emu, ext));
-    scenarios::large(&opts, &mut rep, &scratch).await?;
+    // A failed section is reported and the others still run; the exit status tells.
+    let mut failed = Vec::new();
+    match scenarios::hits_and_upstream(&opts, &mut rep, &scratch).await {
+        Ok((emu, ext)) => {
+            if let Err(e) = scenarios::whole_path(&opts, &mut rep, &scratch, &emu, &ext).await {
+                failed.push(format!("whole path: {e:#}"));
+            }
+            if let Err(e) = scenarios::cold_start(&opts, &mut rep, &emu).await {
+                failed.push(format!("cold start: {e:#}"));
+            }
+        }
+        Err(e) => failed.push(format!("cache hits and upstream calls: {e:#}")),
+    }
+    if let Err(e) = scenarios::large(&opts, &mut rep, &scratch).await {
+        failed.push(format!("large snapshot: {e:#}"));
+    }
+    rep.notes.extend(failed.iter().map(|f| format!("FAILED: {f}")));
     std::fs::create_dir_all(&opts.out_dir)?;
     let md = rep.markdown();
     std::fs::write(opts.out_dir.join("benchmarks.md"), &md)?;
@@ -61,7 +73,11 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(md.as_bytes())?;
-    Ok(())
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} section(s) failed", failed.len())
+    }
 }
 
 /// Today's UTC date and time, from the system clock.

@@ -99,6 +99,7 @@ async fn add_seed(AxState(s): AxState<Shared>, body: Bytes) -> Response {
 async fn clear_seed(AxState(s): AxState<Shared>) -> StatusCode {
     let mut st = s.lock();
     st.profiles.clear();
+    st.names.clear();
     st.ghosts.clear();
     StatusCode::NO_CONTENT
 }

@@ -143,6 +143,8 @@ pub struct State {
     pub calls: BTreeMap<String, BTreeMap<String, u64>>,
     /// Tunables.
     pub settings: Settings,
+    /// Taken names: (region, account, name).
+    pub names: std::collections::HashSet<(String, String, String)>,
 }
 
 impl State {
@@ -227,17 +229,15 @@ impl State {
     /// # Errors
     /// `ConflictException` for a taken name.
     pub fn insert(&mut self, p: StoredProfile) -> Result<String, AwsError> {
-        let taken = self
-            .profiles
-            .values()
-            .any(|o| o.region == p.region && o.account == p.account && o.name == p.name);
-        if taken {
+        let key = (p.region.clone(), p.account.clone(), p.name.clone());
+        if self.names.contains(&key) {
             return Err(AwsError::conflict(format!(
                 "an inference profile named {} already exists",
                 p.name
             )));
         }
         let arn = p.arn();
+        self.names.insert(key);
         self.profiles.insert(arn.clone(), p);
         Ok(arn)
     }
@@ -245,6 +245,8 @@ impl State {
     /// Deletes a profile, leaving a ghost for tagging.
     pub fn delete(&mut self, arn: &str, now: SystemTime) -> Option<StoredProfile> {
         let p = self.profiles.remove(arn)?;
+        self.names
+            .remove(&(p.region.clone(), p.account.clone(), p.name.clone()));
         if p.ever_tagged {
             let until = now + Duration::from_secs_f64(self.settings.ghost_seconds.max(0.0));
             self.ghosts.push(Ghost {

@@ -16,6 +16,7 @@ pub(crate) async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
         .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
         .endpoint_url(endpoint)
+        .http_client(shared::source::sdk::https_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(3)
