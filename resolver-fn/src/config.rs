@@ -82,7 +82,10 @@ impl Config {
                 "an http:// URL such as http://127.0.0.1:9797",
             ));
         }
-        let ms: u64 = parse(&lookup, EXTENSION_TIMEOUT_MS, 1000, "milliseconds from 1 to 60000")?;
+        // By default the function waits a little longer than the extension may wait upstream on a
+        // cold start, so that a cold extension is not mistaken for a dead one.
+        let default_ms = engine.upstream_timeout.as_millis() as u64 + 1000;
+        let ms: u64 = parse(&lookup, EXTENSION_TIMEOUT_MS, default_ms, "milliseconds from 1 to 60000")?;
         if !(1..=60_000).contains(&ms) {
             return Err(ConfigError::new(EXTENSION_TIMEOUT_MS, "milliseconds from 1 to 60000"));
         }
@@ -134,6 +137,14 @@ mod tests {
         assert_eq!(c.extension_url, "http://127.0.0.1:9797");
         assert_eq!(c.tenancy, None);
         assert_eq!(c.token, None);
+    }
+
+    #[test]
+    fn the_extension_timeout_outlasts_the_extension_cold_start_wait() {
+        assert_eq!(config(&[]).unwrap().extension_timeout, Duration::from_millis(3000));
+        let c = config(&[("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "500")]).unwrap();
+        assert_eq!(c.extension_timeout, Duration::from_millis(1500));
+        assert_eq!(config(&[(EXTENSION_TIMEOUT_MS, "250")]).unwrap().extension_timeout, Duration::from_millis(250));
     }
 
     #[test]

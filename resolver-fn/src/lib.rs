@@ -19,7 +19,7 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `PROFILE_RESOLVER_EXTENSION_URL` | `http://127.0.0.1:9797` | the extension |
-//! | `PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS` | 1000 | then resolve in-process |
+//! | `PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS` | upstream timeout + 1000 | then resolve in-process |
 //! | `PROFILE_RESOLVER_TENANT_TAG` / `PROFILE_RESOLVER_TENANT_CLAIM` | unset | tenant isolation |
 
 pub mod backend;
