@@ -85,7 +85,12 @@ impl Config {
         // By default the function waits a little longer than the extension may wait upstream on a
         // cold start, so that a cold extension is not mistaken for a dead one.
         let default_ms = engine.upstream_timeout.as_millis() as u64 + 1000;
-        let ms: u64 = parse(&lookup, EXTENSION_TIMEOUT_MS, default_ms, "milliseconds from 1 to 60000")?;
+        let ms: u64 = parse(
+            &lookup,
+            EXTENSION_TIMEOUT_MS,
+            default_ms,
+            "milliseconds from 1 to 60000",
+        )?;
         if !(1..=60_000).contains(&ms) {
             return Err(ConfigError::new(EXTENSION_TIMEOUT_MS, "milliseconds from 1 to 60000"));
         }
@@ -144,7 +149,10 @@ mod tests {
         assert_eq!(config(&[]).unwrap().extension_timeout, Duration::from_millis(3000));
         let c = config(&[("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "500")]).unwrap();
         assert_eq!(c.extension_timeout, Duration::from_millis(1500));
-        assert_eq!(config(&[(EXTENSION_TIMEOUT_MS, "250")]).unwrap().extension_timeout, Duration::from_millis(250));
+        assert_eq!(
+            config(&[(EXTENSION_TIMEOUT_MS, "250")]).unwrap().extension_timeout,
+            Duration::from_millis(250)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::query::{Query, ValueFilter};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Positions of profiles in their snapshot.
 pub type Postings = Vec<u32>;
@@ -12,29 +13,28 @@ pub type Postings = Vec<u32>;
 #[derive(Debug, Default)]
 struct KeyPostings {
     any: Postings,
-    by_value: HashMap<Box<str>, Postings>,
+    by_value: HashMap<Arc<str>, Postings>,
 }
 
-/// The tag index of one snapshot.
+/// The tag index of one snapshot. Keys and values are the snapshot's shared strings.
 #[derive(Debug, Default)]
 pub struct Index {
-    keys: HashMap<Box<str>, KeyPostings>,
+    keys: HashMap<Arc<str>, KeyPostings>,
     len: u32,
 }
 
 impl Index {
     /// Builds the index from each profile's tags, in profile order.
-    pub fn build<'a, I, T>(profiles: I) -> Self
+    pub fn build<'a, I>(profiles: I) -> Self
     where
-        I: IntoIterator<Item = T>,
-        T: IntoIterator<Item = (&'a str, &'a str)>,
+        I: IntoIterator<Item = &'a [(Arc<str>, Arc<str>)]>,
     {
         let mut index = Self::default();
         for (pos, tags) in (0u32..).zip(profiles) {
             for (k, v) in tags {
-                let entry = index.keys.entry(k.into()).or_default();
+                let entry = index.keys.entry(k.clone()).or_default();
                 entry.any.push(pos);
-                entry.by_value.entry(v.into()).or_default().push(pos);
+                entry.by_value.entry(v.clone()).or_default().push(pos);
             }
             index.len = pos + 1;
         }

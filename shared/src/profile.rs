@@ -1,37 +1,110 @@
 //! Profile records and their ARNs.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use serde::ser::{SerializeMap, Serializer};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 /// The resource type of an application inference profile in ARNs and in the Tagging API.
 pub const RESOURCE_TYPE: &str = "bedrock:application-inference-profile";
 
 /// One application inference profile, as clients see it.
 ///
-/// A profile that came from a route has only `arn`, `region`, `account_id` and `tags`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Kept small because a region may hold 100,000 of them: `region`, `accountId` and `id` are
+/// read from the ARN when serialised, and repeated strings (tag keys and values, model ARNs,
+/// statuses) are shared through an [`Interner`]. A profile that came from a route serialises
+/// only `arn`, `region`, `accountId` and `tags`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     /// The profile ARN.
-    pub arn: String,
-    /// The profile id, the last ARN segment.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub arn: Box<str>,
     /// The name Bedrock gives.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The region from the ARN.
-    pub region: String,
-    /// The account from the ARN.
-    pub account_id: String,
+    pub name: Option<Box<str>>,
     /// `ACTIVE`, as Bedrock reports it; absent when Bedrock could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<Arc<str>>,
     /// The underlying model ARNs; absent when Bedrock could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub models: Option<Vec<String>>,
-    /// The profile's tags.
-    pub tags: BTreeMap<String, String>,
+    pub models: Option<Box<[Arc<str>]>>,
+    /// The tags, sorted by key.
+    pub tags: Box<[(Arc<str>, Arc<str>)]>,
+    /// From a route: no `id`.
+    pub routed: bool,
+}
+
+impl Profile {
+    /// The region, from the ARN.
+    pub fn region(&self) -> &str {
+        ProfileArn::parse(&self.arn).map_or("", |p| p.region)
+    }
+
+    /// The account, from the ARN.
+    pub fn account_id(&self) -> &str {
+        ProfileArn::parse(&self.arn).map_or("", |p| p.account_id)
+    }
+
+    /// The id (the last ARN segment), except for routes.
+    pub fn id(&self) -> Option<&str> {
+        if self.routed {
+            None
+        } else {
+            ProfileArn::parse(&self.arn).map(|p| p.id)
+        }
+    }
+
+    /// A tag's value.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| self.tags[i].1.as_ref())
+    }
+}
+
+struct TagMap<'a>(&'a [(Arc<str>, Arc<str>)]);
+
+impl Serialize for TagMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+    }
+}
+
+impl Serialize for Profile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let parts = ProfileArn::parse(&self.arn);
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("arn", self.arn.as_ref())?;
+        if let (false, Some(p)) = (self.routed, &parts) {
+            map.serialize_entry("id", p.id)?;
+        }
+        if let Some(name) = &self.name {
+            map.serialize_entry("name", name.as_ref())?;
+        }
+        map.serialize_entry("region", parts.as_ref().map_or("", |p| p.region))?;
+        map.serialize_entry("accountId", parts.as_ref().map_or("", |p| p.account_id))?;
+        if let Some(status) = &self.status {
+            map.serialize_entry("status", status.as_ref())?;
+        }
+        if let Some(models) = &self.models {
+            map.serialize_entry("models", &models.iter().map(AsRef::as_ref).collect::<Vec<&str>>())?;
+        }
+        map.serialize_entry("tags", &TagMap(&self.tags))?;
+        map.end()
+    }
+}
+
+/// Shares repeated strings (tag keys and values, model ARNs, statuses) within a snapshot.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    /// The shared copy of `s`.
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(s) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.0.insert(shared.clone());
+        shared
+    }
 }
 
 /// The parts of an application inference profile ARN.
@@ -80,18 +153,29 @@ impl<'a> ProfileArn<'a> {
 
 impl Profile {
     /// A profile known only by its ARN and tags (a route, or tags without Bedrock's details).
-    /// `None` when the ARN is not an application inference profile ARN.
-    pub fn from_arn(arn: &str, tags: BTreeMap<String, String>, with_id: bool) -> Option<Self> {
-        let parts = ProfileArn::parse(arn)?;
+    /// `None` when the ARN is not an application inference profile ARN. A repeated key keeps
+    /// its last value.
+    pub fn from_arn<I, K, V>(arn: &str, tags: I, routed: bool, interner: &mut Interner) -> Option<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        ProfileArn::parse(arn)?;
+        let mut tags: Vec<(Arc<str>, Arc<str>)> = tags
+            .into_iter()
+            .map(|(k, v)| (interner.get(k.as_ref()), interner.get(v.as_ref())))
+            .collect();
+        tags.reverse();
+        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        tags.dedup_by(|b, a| a.0 == b.0);
         Some(Self {
-            arn: arn.to_owned(),
-            id: with_id.then(|| parts.id.to_owned()),
+            arn: arn.into(),
             name: None,
-            region: parts.region.to_owned(),
-            account_id: parts.account_id.to_owned(),
             status: None,
             models: None,
-            tags,
+            tags: tags.into_boxed_slice(),
+            routed,
         })
     }
 }
@@ -126,9 +210,32 @@ mod tests {
     #[test]
     fn route_profile_serialises_only_arn_region_account_and_tags() {
         let arn = "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/r1";
-        let p = Profile::from_arn(arn, BTreeMap::from([("t".into(), "v".into())]), false).unwrap();
+        let p = Profile::from_arn(arn, [("t", "v")], true, &mut Interner::default()).unwrap();
         let v = serde_json::to_value(&p).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["accountId", "arn", "region", "tags"]);
+    }
+
+    #[test]
+    fn a_discovered_profile_serialises_its_parts_in_the_contract_order() {
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123";
+        let mut interner = Interner::default();
+        let mut p = Profile::from_arn(arn, [("b", "2"), ("a", "1"), ("a", "3")], false, &mut interner).unwrap();
+        p.name = Some("n".into());
+        p.status = Some(interner.get("ACTIVE"));
+        p.models = Some(vec![interner.get("m")].into_boxed_slice());
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            format!(
+                r#"{{"arn":"{arn}","id":"abc123","name":"n","region":"us-east-1","accountId":"123456789012","status":"ACTIVE","models":["m"],"tags":{{"a":"3","b":"2"}}}}"#
+            )
+        );
+        assert_eq!((p.tag("a"), p.tag("c")), (Some("3"), None));
+    }
+
+    #[test]
+    fn the_interner_shares_one_copy() {
+        let mut i = Interner::default();
+        assert!(Arc::ptr_eq(&i.get("acme"), &i.get("acme")));
     }
 }

@@ -2,11 +2,11 @@
 //! Snapshots are immutable; the resolver swaps whole snapshots.
 
 use crate::index::{Index, Postings};
-use crate::profile::Profile;
+use crate::profile::{Interner, Profile};
 use crate::query::Query;
 use crate::source::{CatalogEntry, TaggedResource};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,11 +42,7 @@ impl Snapshot {
         profiles.sort_by(|a, b| a.arn.cmp(&b.arn));
         profiles.dedup_by(|b, a| a.arn == b.arn);
         profiles.shrink_to_fit();
-        let index = Index::build(
-            profiles
-                .iter()
-                .map(|p| p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        let index = Index::build(profiles.iter().map(|p| &p.tags[..]));
         Self {
             origin,
             profiles,
@@ -63,19 +59,19 @@ impl Snapshot {
     /// Returns the snapshot and the number of resources dropped.
     pub fn join(tagged: Vec<TaggedResource>, catalog: Option<Vec<CatalogEntry>>) -> (Self, usize) {
         let total = tagged.len();
+        let mut interner = Interner::default();
         let mut catalog: Option<HashMap<String, CatalogEntry>> =
             catalog.map(|c| c.into_iter().map(|e| (e.arn.clone(), e)).collect());
         let profiles: Vec<Profile> = tagged
             .into_iter()
             .filter(|r| !r.tags.is_empty())
             .filter_map(|r| {
-                let tags: BTreeMap<String, String> = r.tags.into_iter().collect();
-                let mut profile = Profile::from_arn(&r.arn, tags, true)?;
+                let mut profile = Profile::from_arn(&r.arn, r.tags, false, &mut interner)?;
                 if let Some(catalog) = catalog.as_mut() {
                     let entry = catalog.remove(&r.arn)?;
-                    profile.name = Some(entry.name);
-                    profile.status = entry.status;
-                    profile.models = Some(entry.models);
+                    profile.name = Some(entry.name.into_boxed_str());
+                    profile.status = entry.status.map(|s| interner.get(&s));
+                    profile.models = Some(entry.models.iter().map(|m| interner.get(m)).collect());
                 }
                 Some(profile)
             })

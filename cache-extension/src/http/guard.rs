@@ -10,8 +10,10 @@ use shared::{ApiError, ErrorCode};
 /// The header that carries the token.
 pub const TOKEN_HEADER: &str = "x-profile-resolver-token";
 
-/// Refuses any request that came through a proxy: the API is for the sandbox's own processes.
-pub(crate) async fn refuse_proxied(req: Request, next: Next) -> Response {
+/// Refuses any request that came through a proxy (the API is for the sandbox's own
+/// processes), then wants the token on every `/v1/` path, known or not: 401 without it, 403
+/// with a wrong one. The comparison takes the same time whatever the first differing byte.
+pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if req.headers().contains_key("x-forwarded-for") {
         return Problem(ApiError::invalid(
             "X-Forwarded-For",
@@ -19,23 +21,17 @@ pub(crate) async fn refuse_proxied(req: Request, next: Next) -> Response {
         ))
         .into_response();
     }
-    next.run(req).await
-}
-
-/// 401 without the token, 403 with a wrong one. The comparison takes the same time whatever
-/// the first differing byte.
-pub(crate) async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if let Auth::Token(expected) = s.auth.as_ref() {
-        let given = req.headers().get_all(TOKEN_HEADER).iter().collect::<Vec<_>>();
-        match given.as_slice() {
-            [] => {
+    if let (Auth::Token(expected), true) = (s.auth.as_ref(), req.uri().path().starts_with("/v1/")) {
+        let mut given = req.headers().get_all(TOKEN_HEADER).iter();
+        match (given.next(), given.next()) {
+            (None, _) => {
                 return Problem(ApiError::new(
                     ErrorCode::Unauthorized,
                     "the X-Profile-Resolver-Token header is missing",
                 ))
                 .into_response();
             }
-            [one] if constant_time_eq(one.as_bytes(), expected.as_bytes()) => {}
+            (Some(one), None) if constant_time_eq(one.as_bytes(), expected.as_bytes()) => {}
             _ => {
                 return Problem(ApiError::new(
                     ErrorCode::Forbidden,

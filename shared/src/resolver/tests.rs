@@ -100,7 +100,7 @@ async fn settle() {
 }
 
 fn arns(r: &Resolution) -> Vec<String> {
-    r.profiles().map(|p| p.arn.clone()).collect()
+    r.profiles().map(|p| p.arn.to_string()).collect()
 }
 
 const ACME_CHAT: &str = r#"{"tags": {"tenant": "acme", "app": "chat"}}"#;
@@ -358,7 +358,7 @@ async fn a_bedrock_failure_builds_the_snapshot_from_tags_alone() {
         .fail(Operation::ListInferenceProfiles, Some(FailureKind::Denied));
     let r = w.resolve(ACME_CHAT).await.unwrap();
     let p = r.profiles().next().unwrap();
-    assert_eq!(p.arn, arn("us-east-1", "p1"));
+    assert_eq!(&*p.arn, arn("us-east-1", "p1"));
     assert_eq!((p.models.as_ref(), p.status.as_ref()), (None, None));
 }
 

@@ -30,7 +30,7 @@ fn q(body: &str) -> Query {
 fn ids(s: &Snapshot, query: &str) -> Vec<String> {
     s.matches(&q(query))
         .iter()
-        .map(|&i| s.get(i).unwrap().id.clone().unwrap())
+        .map(|&i| s.get(i).unwrap().id().unwrap().to_owned())
         .collect()
 }
 
@@ -133,8 +133,8 @@ fn the_join_adds_name_status_and_models() {
     assert_eq!(p.name.as_deref(), Some("name-p1"));
     assert_eq!(p.status.as_deref(), Some("ACTIVE"));
     assert_eq!(p.models.as_ref().unwrap().len(), 1);
-    assert_eq!(p.account_id, ACCOUNT);
-    assert_eq!(p.region, "us-east-1");
+    assert_eq!(p.account_id(), ACCOUNT);
+    assert_eq!(p.region(), "us-east-1");
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn without_the_catalogue_profiles_carry_tags_alone() {
         (p.name.as_ref(), p.status.as_ref(), p.models.as_ref()),
         (None, None, None)
     );
-    assert_eq!(p.id.as_deref(), Some("p1"));
+    assert_eq!(p.id(), Some("p1"));
 }
 
 #[test]

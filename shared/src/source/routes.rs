@@ -5,7 +5,7 @@
 
 use super::sdk::classify;
 use super::{Heartbeat, Operation, Route, RouteSource, SourceError};
-use crate::profile::{Profile, ProfileArn};
+use crate::profile::{Interner, Profile, ProfileArn};
 use crate::query::{MAX_KEY_CHARS, MAX_KEYS, MAX_VALUE_CHARS};
 use crate::snapshot::{Origin, Snapshot};
 use crate::stats::Stats;
@@ -110,11 +110,12 @@ pub fn parse_route(parameter: &str, value: &str) -> Result<Route, String> {
 pub fn snapshots_by_region(mut routes: Vec<Route>) -> HashMap<String, Snapshot> {
     routes.sort_by(|a, b| a.parameter.cmp(&b.parameter));
     let mut by_region: HashMap<String, Vec<Profile>> = HashMap::new();
+    let mut interner = Interner::default();
     for r in routes {
-        let Some(profile) = Profile::from_arn(&r.arn, r.tags.into_iter().collect(), false) else {
+        let Some(profile) = Profile::from_arn(&r.arn, r.tags, true, &mut interner) else {
             continue;
         };
-        let list = by_region.entry(profile.region.clone()).or_default();
+        let list = by_region.entry(profile.region().to_owned()).or_default();
         if list.iter().any(|p| p.arn == profile.arn) {
             tracing::warn!(parameter = %r.parameter, arn = %profile.arn, "a route repeats an ARN; the first route wins");
             continue;
@@ -163,6 +164,6 @@ mod tests {
         ];
         let by_region = snapshots_by_region(routes);
         assert_eq!(by_region["us-east-1"].len(), 1);
-        assert_eq!(by_region["eu-west-1"].profiles()[0].arn, other);
+        assert_eq!(&*by_region["eu-west-1"].profiles()[0].arn, other);
     }
 }

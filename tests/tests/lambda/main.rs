@@ -206,7 +206,10 @@ fn cached_answers_keep_flowing_while_every_call_is_throttled_and_new_regions_fai
             .unwrap();
     });
     // Warm-up: the function's first start may take longer than the 1 s TTL, so any cache state.
-    assert_eq!(stack.invoke(&acme_chat()).unwrap()["profile"]["arn"], arn("acmechat0001"));
+    assert_eq!(
+        stack.invoke(&acme_chat()).unwrap()["profile"]["arn"],
+        arn("acmechat0001")
+    );
     stack
         .emu
         .set_fault(json!({"operation": "GetResources", "throttleRate": 1.0}))

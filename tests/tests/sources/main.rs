@@ -51,7 +51,12 @@ async fn every_page_is_read_and_joined_with_the_bedrock_catalogue() {
     assert_eq!((snapshot.len(), dropped), (250, 0));
     let p = &snapshot.profiles()[0];
     assert!(p.name.as_deref().is_some_and(|n| n.starts_with("us-east-1-p")));
-    assert_eq!(p.models.as_deref(), Some(&[MODEL.to_owned()][..]));
+    assert_eq!(
+        p.models
+            .as_deref()
+            .map(|m| m.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+        Some(vec![MODEL.to_owned()])
+    );
     assert_eq!(p.status.as_deref(), Some("ACTIVE"));
 
     let west = tags.tagged_resources("eu-west-1", &beat()).await.unwrap();
@@ -94,7 +99,7 @@ async fn a_deleted_profile_comes_back_as_a_ghost_and_the_join_drops_it() {
         .unwrap();
     let (snapshot, dropped) = Snapshot::join(tagged, Some(listed));
     assert_eq!((snapshot.len(), dropped), (2, 1));
-    assert!(snapshot.profiles().iter().all(|p| p.arn != victim));
+    assert!(snapshot.profiles().iter().all(|p| *p.arn != *victim));
 }
 
 #[tokio::test]
