@@ -49,7 +49,10 @@ async fn main() -> anyhow::Result<()> {
     };
     // A failed section is reported and the others still run; the exit status tells.
     let mut failed = Vec::new();
+    // BENCH_ONLY=hits runs the first section alone, for quick comparisons while tuning.
+    let only_hits = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "hits");
     match scenarios::hits_and_upstream(&opts, &mut rep, &scratch).await {
+        Ok(_) if only_hits => {}
         Ok((emu, ext)) => {
             if let Err(e) = scenarios::whole_path(&opts, &mut rep, &scratch, &emu, &ext).await {
                 failed.push(format!("whole path: {e:#}"));
@@ -60,7 +63,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Err(e) => failed.push(format!("cache hits and upstream calls: {e:#}")),
     }
-    if let Err(e) = scenarios::large(&opts, &mut rep, &scratch).await {
+    if only_hits {
+    } else if let Err(e) = scenarios::large(&opts, &mut rep, &scratch).await {
         failed.push(format!("large snapshot: {e:#}"));
     }
     rep.notes.extend(failed.iter().map(|f| format!("FAILED: {f}")));
