@@ -1,3 +1,5 @@
+//! Router tests: every route, status and error code, called with `oneshot`.
+
 use super::*;
 use crate::config::Auth;
 use axum::http::Request as HttpRequest;

@@ -1,3 +1,5 @@
+//! Query parsing: the JSON and query-string forms, every limit at its edge and one past it.
+
 use super::*;
 use crate::error::ErrorCode;
 

@@ -1,3 +1,6 @@
+//! The resolver over in-memory sources with a mock clock: TTL, single flight, stale serving,
+//! routes and errors. No test sleeps; time moves by advancing the clock.
+
 use super::*;
 use crate::clock::MockClock;
 use crate::source::memory::MemorySource;

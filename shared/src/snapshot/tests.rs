@@ -1,3 +1,5 @@
+//! Matching semantics and the join, on small hand-made snapshots.
+
 use super::*;
 use crate::query::Query;
 

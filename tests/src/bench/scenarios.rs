@@ -353,20 +353,17 @@ pub async fn cold_start(opts: &Options, report: &mut Report, emu: &Emulator) -> 
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let serving = eventually(Duration::from_secs(10), || {
-            http::get(&url, "/health").ok().map(|_| t0.elapsed())
-        });
-        let body = serde_json::from_slice::<Value>(&query_body(opts.profiles / 2))?;
-        let answered = eventually(Duration::from_secs(60), || {
+        let body = serde_json::from_slice::<Value>(&query_body(opts.profiles / 2))?.to_string();
+        let serving = poll_every_ms(10_000, || http::get(&url, "/health").ok().map(|_| t0.elapsed()));
+        let answered = poll_every_ms(60_000, || {
             let r = http::request(
                 &url,
                 "POST",
                 "/v1/resolve",
                 &[("x-profile-resolver-token", TOKEN)],
-                body.to_string().as_bytes(),
-            )
-            .ok()?;
-            (r.status == 200).then(|| t0.elapsed())
+                body.as_bytes(),
+            );
+            r.ok().filter(|r| r.status == 200).map(|_| t0.elapsed())
         });
         let reg_ms = registered_at.load(Ordering::SeqCst);
         let _ = child.kill();
@@ -388,6 +385,17 @@ pub async fn cold_start(opts: &Options, report: &mut Report, emu: &Emulator) -> 
         "ms",
     );
     Ok(())
+}
+
+/// Polls `check` every millisecond, at most `tries` times: the interval bounds the precision.
+fn poll_every_ms<T>(tries: usize, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..tries {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
 }
 
 /// A stand-in Extensions API that records when `register` arrives (epoch ms) and never sends
