@@ -52,6 +52,7 @@ bench: venv
 	target/release/bench --out docs
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2
 	$(PY) scripts/bench_chart.py docs/benchmarks.json docs/benchmarks-latency.png
+	$(PY) scripts/bench_criterion.py target/criterion-engine.txt docs/benchmarks.md
 
 clean:
 	$(CARGO) clean
