@@ -149,7 +149,15 @@ pub async fn hits_and_upstream(
     let bare_url = format!("http://127.0.0.1:{bare_port}");
     crate::harness::wait_http(&bare_url, "/", Duration::from_secs(5))?;
 
-    let ext_target = resolve_target(&ext.url, vec![hit.clone()])?;
+    let mut ext_target = resolve_target(&ext.url, vec![hit.clone()])?;
+    // BENCH_GET=1 sends the same query as GET parameters with no body, to tell the cost of
+    // reading a request body apart from the rest (a diagnosis knob, off by default).
+    if std::env::var("BENCH_GET").is_ok_and(|v| v == "1") {
+        let (t, a, m) = triple(k);
+        ext_target.method = "GET";
+        ext_target.path = format!("/v1/resolve?tag:tenant={t}&tag:app={a}&tag:model={m}&match=all");
+        ext_target.bodies = vec![Bytes::new()];
+    }
     let bare_target = Target {
         addr: addr(&bare_url)?,
         ..ext_target.clone()
