@@ -299,6 +299,9 @@ fn json_string(value: &Json, field: &str) -> Result<String, ApiError> {
     }
 }
 
+/// Reads the `tags` object as raw filters. The limits and duplicate keys are checked once, in
+/// [`Query::build`], for both the JSON and the query-string forms; field names for errors are
+/// only formatted when there is an error.
 fn json_tags(value: &Json, field: &str) -> Result<RawFilters, ApiError> {
     let Json::Object(members) = value else {
         return Err(ApiError::invalid(
@@ -306,40 +309,32 @@ fn json_tags(value: &Json, field: &str) -> Result<RawFilters, ApiError> {
             format!("must be an object, not {}", value.kind()),
         ));
     };
-    if members.len() > MAX_KEYS {
-        return Err(ApiError::invalid(field, format!("at most {MAX_KEYS} keys")));
-    }
-    let mut out: RawFilters = Vec::with_capacity(members.len());
-    for (key, v) in members {
-        let key_field = format!("{field}.{key}");
-        if out.iter().any(|(k, _)| k == key) {
-            return Err(ApiError::invalid(key_field, "given more than once"));
-        }
-        let values = match v {
-            Json::String(s) => vec![s.clone()],
-            Json::Array(items) => {
-                if items.len() > MAX_VALUES_PER_KEY {
-                    return Err(ApiError::invalid(
-                        key_field,
-                        format!("at most {MAX_VALUES_PER_KEY} values per key"),
-                    ));
-                }
-                items
+    members
+        .iter()
+        .map(|(key, v)| {
+            let values = match v {
+                Json::String(s) => vec![s.clone()],
+                Json::Array(items) => items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| json_string(item, &format!("{key_field}[{i}]")))
-                    .collect::<Result<_, _>>()?
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    key_field,
-                    format!("must be a string or an array of strings, not {}", other.kind()),
-                ));
-            }
-        };
-        out.push((key.clone(), Some(values)));
-    }
-    Ok(out)
+                    .map(|(i, item)| match item {
+                        Json::String(s) => Ok(s.clone()),
+                        other => Err(ApiError::invalid(
+                            format!("{field}.{key}[{i}]"),
+                            format!("must be a string, not {}", other.kind()),
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(ApiError::invalid(
+                        format!("{field}.{key}"),
+                        format!("must be a string or an array of strings, not {}", other.kind()),
+                    ));
+                }
+            };
+            Ok((key.clone(), Some(values)))
+        })
+        .collect()
 }
 
 /// A batch body `{"queries": [...]}`: each query parsed on its own, so that one bad query fails
