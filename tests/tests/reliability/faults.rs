@@ -68,7 +68,19 @@ fn matrix_case(name: &str, filler: usize, fault: Value, cached: Cached, cold_ope
             );
             assert!(took < BUDGET, "{name}: the cold region answered in {took:?}");
         }
-        None => assert_eq!(status, 200, "{name}: {body}"),
+        // Retries absorb the fault, but a cold request waits only one upstream timeout and the
+        // retried build can take longer: the region must answer soon, not necessarily at once.
+        None => {
+            let answered = status == 200
+                || eventually(Duration::from_secs(10), || {
+                    (rig.acme("eu-west-1").0 == 200).then_some(())
+                })
+                .is_some();
+            assert!(
+                answered,
+                "{name}: the cold region answers once the retried build lands: {body}"
+            );
+        }
     }
     rig.emu.clear_faults().unwrap();
     let recovered = eventually(Duration::from_secs(20), || {
