@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 
 pub use guard::TOKEN_HEADER;
 
-/// The largest body accepted.
-pub const MAX_BODY: usize = 64 * 1024;
+pub use shared::query::MAX_BODY;
 /// At most one forced refresh per this interval.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 

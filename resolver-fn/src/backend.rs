@@ -8,11 +8,13 @@ use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::Value;
-use shared::query::Query;
+use serde_json::{Value, json};
+use shared::answer::BatchItem;
+use shared::query::{MAX_BATCH, MAX_BODY, MAX_KEYS, Query};
 use shared::{ApiError, BatchAnswer, Resolver};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// The header that carries the token.
 pub const TOKEN_HEADER: &str = "x-profile-resolver-token";
@@ -108,57 +110,99 @@ impl Backend {
         }
     }
 
-    /// Answers a call.
-    pub async fn answer(&self, call: &Call) -> Reply {
-        if let Call::Batch(items) = call {
-            if items.iter().all(Result::is_err) {
-                // Nothing to resolve: the errors are the answer, no engine needed.
-                return self.in_process(call).await;
-            }
-        }
-        if let Some(reply) = self.through_extension(call).await {
-            return reply;
-        }
-        if !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(url = %self.extension.base, "the extension is unreachable; resolving in-process");
-        }
-        self.in_process(call).await
+    /// Answers a call. Any refresh the in-process engine started for it ends before this
+    /// returns, bounded by `until`: the sandbox may freeze as soon as the invoke ends, and a
+    /// refresh cut by the freeze would be wasted.
+    pub async fn answer(&self, call: &Call, until: Instant) -> Reply {
+        let reply = match call {
+            Call::One(query) => self.one(call, query).await,
+            Call::Batch(items) => self.batch(call, items).await,
+        };
+        self.local.settle(until).await;
+        reply
     }
 
-    async fn through_extension(&self, call: &Call) -> Option<Reply> {
-        let reply = |status: u16, body: String| {
-            Some(Reply {
+    /// The sandbox thawed: an invoke began.
+    pub fn thawed(&self) {
+        self.local.thawed();
+    }
+
+    async fn one(&self, call: &Call, query: &Query) -> Reply {
+        let body = query.to_string();
+        if !forwardable(query, &body) {
+            // Tenant pinning or the canonical form took the query past the extension's limits,
+            // though the client's own request was within them: the engine here answers it.
+            return self.in_process(call).await;
+        }
+        match self.extension.post("/v1/resolve", body).await {
+            Some((status, body)) if usable(status) => Reply {
                 status,
-                body,
+                body: String::from_utf8_lossy(&body).into_owned(),
                 via: Via::Extension,
+            },
+            _ => self.fallback(call).await,
+        }
+    }
+
+    /// A batch: refused items keep their error in place; the rest go to the extension in as
+    /// many requests as its limits need, except queries it would refuse, which the engine here
+    /// answers. Any failure of the extension sends the whole batch to the engine here.
+    async fn batch(&self, call: &Call, items: &[Result<Query, ApiError>]) -> Reply {
+        if items.iter().all(Result::is_err) {
+            // Nothing to resolve: the errors are the answer, no engine needed.
+            return self.in_process(call).await;
+        }
+        let mut results: Vec<Option<Value>> = items
+            .iter()
+            .map(|i| {
+                i.as_ref()
+                    .err()
+                    .map(|e| json!({"status": e.status(), "error": e.body().error}))
             })
-        };
-        match call {
-            Call::One(query) => {
-                let (status, body) = self.extension.post("/v1/resolve", query.to_string()).await?;
-                usable(status)?;
-                reply(status, String::from_utf8_lossy(&body).into_owned())
-            }
-            Call::Batch(items) => {
-                let valid: Vec<&Query> = items.iter().filter_map(|q| q.as_ref().ok()).collect();
-                let body = serde_json::json!({ "queries": valid }).to_string();
-                let (status, bytes) = self.extension.post("/v1/resolve/batch", body).await?;
-                usable(status)?;
-                if status != 200 {
-                    return reply(status, String::from_utf8_lossy(&bytes).into_owned());
+            .collect();
+        let mut local = Vec::new();
+        let mut chunks = Chunks::default();
+        for (i, item) in items.iter().enumerate() {
+            if let Ok(query) = item {
+                let body = query.to_string();
+                if forwardable(query, &body) {
+                    chunks.push(i, body);
+                } else {
+                    local.push((i, query));
                 }
-                let parsed: Value = serde_json::from_slice(&bytes).ok()?;
-                let mut answered = parsed.get("results")?.as_array()?.iter();
-                let merged: Vec<Value> = items
-                    .iter()
-                    .map(|item| match item {
-                        Ok(_) => answered.next().cloned(),
-                        Err(e) => Some(serde_json::json!({"status": e.status(), "error": e.body().error})),
-                    })
-                    .collect::<Option<_>>()?;
-                reply(200, serde_json::json!({ "results": merged }).to_string())
             }
         }
+        for (indices, body) in chunks.done() {
+            let answered = self.extension.post("/v1/resolve/batch", body).await;
+            let Some(answered) = answered.and_then(|(status, bytes)| batch_results(status, &bytes)) else {
+                return self.fallback(call).await;
+            };
+            if answered.len() != indices.len() {
+                return self.fallback(call).await;
+            }
+            for (i, result) in indices.into_iter().zip(answered) {
+                results[i] = Some(result);
+            }
+        }
+        for (i, query) in local {
+            let result = self.local.resolve(query).await;
+            results[i] = serde_json::to_value(BatchItem(&result)).ok();
+        }
+        match results.into_iter().collect::<Option<Vec<Value>>>() {
+            Some(results) => Reply {
+                status: 200,
+                body: json!({ "results": results }).to_string(),
+                via: Via::Extension,
+            },
+            None => self.fallback(call).await,
+        }
+    }
+
+    async fn fallback(&self, call: &Call) -> Reply {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(url = %self.extension.base, "the extension is unreachable or refused the call; resolving in-process");
+        }
+        self.in_process(call).await
     }
 
     async fn in_process(&self, call: &Call) -> Reply {
@@ -181,12 +225,67 @@ impl Backend {
 }
 
 /// Statuses that mean "the extension cannot serve us" rather than an answer: a token mismatch
-/// (401/403 from a misconfigured pair) or its connection limit (429).
-fn usable(status: u16) -> Option<()> {
-    if matches!(status, 401 | 403 | 429) {
+/// (401/403 from a misconfigured pair), its connection limit (429), or a request it could not
+/// take (413).
+fn usable(status: u16) -> bool {
+    let refused = matches!(status, 401 | 403 | 413 | 429);
+    if refused {
         tracing::warn!(status, "the extension refused the call; resolving in-process");
-        None
-    } else {
-        Some(())
+    }
+    !refused
+}
+
+/// Whether the extension accepts this query in its canonical form: tenant pinning can add a
+/// key, and the canonical form is longer than a compact client body.
+fn forwardable(query: &Query, body: &str) -> bool {
+    query.tags.len() <= MAX_KEYS && body.len() + BATCH_OVERHEAD <= MAX_BODY
+}
+
+/// `{"queries":[` and `]}`.
+const BATCH_OVERHEAD: usize = 14;
+
+/// Queries grouped into batch requests within the extension's limits.
+#[derive(Default)]
+struct Chunks {
+    done: Vec<(Vec<usize>, String)>,
+    indices: Vec<usize>,
+    body: String,
+}
+
+impl Chunks {
+    fn push(&mut self, index: usize, query: String) {
+        let full = self.indices.len() == MAX_BATCH || self.body.len() + query.len() + 1 + BATCH_OVERHEAD > MAX_BODY;
+        if full && !self.indices.is_empty() {
+            self.flush();
+        }
+        if !self.indices.is_empty() {
+            self.body.push(',');
+        }
+        self.body.push_str(&query);
+        self.indices.push(index);
+    }
+
+    fn flush(&mut self) {
+        let body = format!(r#"{{"queries":[{}]}}"#, std::mem::take(&mut self.body));
+        self.done.push((std::mem::take(&mut self.indices), body));
+    }
+
+    fn done(mut self) -> Vec<(Vec<usize>, String)> {
+        if !self.indices.is_empty() {
+            self.flush();
+        }
+        self.done
+    }
+}
+
+/// The results of a 200 batch answer.
+fn batch_results(status: u16, body: &[u8]) -> Option<Vec<Value>> {
+    if status != 200 {
+        tracing::warn!(status, "the extension refused a batch; resolving in-process");
+        return None;
+    }
+    match serde_json::from_slice::<Value>(body).ok()?.get_mut("results")?.take() {
+        Value::Array(results) => Some(results),
+        _ => None,
     }
 }

@@ -73,13 +73,11 @@ impl Config {
         let log = LogConfig::from_lookup(&lookup)?;
         let engine = EngineConfig::from_lookup(&lookup)?;
         let extension_url = lookup(EXTENSION_URL).unwrap_or_else(|| "http://127.0.0.1:9797".to_owned());
-        let valid_url = extension_url
-            .strip_prefix("http://")
-            .is_some_and(|rest| !rest.is_empty() && !rest.contains(['?', '#', ' ']));
-        if !valid_url {
+        if !is_loopback_url(&extension_url) {
             return Err(ConfigError::new(
                 EXTENSION_URL,
-                "an http:// URL such as http://127.0.0.1:9797",
+                "an http:// URL on loopback (127.0.0.0/8, localhost or [::1]) such as http://127.0.0.1:9797; \
+                 the token is never sent elsewhere",
             ));
         }
         // By default the function waits a little longer than the extension may wait upstream on a
@@ -124,6 +122,35 @@ impl Config {
             log,
         })
     }
+}
+
+/// Whether `url` is `http://HOST[:PORT][/...]` with a loopback host.
+fn is_loopback_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    if rest.contains(['?', '#', ' ', '@']) {
+        return false;
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, "")) => (host, ""),
+            Some((host, port)) => match port.strip_prefix(':') {
+                Some(port) if !port.is_empty() => (host, port),
+                _ => return false,
+            },
+            None => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, port),
+            None => (authority, ""),
+        },
+    };
+    let port_ok = port.is_empty() || port.parse::<u16>().is_ok();
+    let host_ok =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    port_ok && host_ok
 }
 
 #[cfg(test)]
@@ -179,6 +206,32 @@ mod tests {
             config(&[(EXTENSION_TIMEOUT_MS, "0")]).unwrap_err().variable,
             EXTENSION_TIMEOUT_MS
         );
+    }
+
+    #[test]
+    fn the_token_is_only_ever_sent_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:9797",
+            "http://127.9.9.9:1/",
+            "http://localhost:9797",
+            "http://[::1]:9797",
+        ] {
+            assert!(config(&[(EXTENSION_URL, ok)]).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com:9797",
+            "http://10.0.0.1:9797",
+            "http://127.0.0.1.example.com:9797",
+            "http://user@127.0.0.1:9797",
+            "http://127.0.0.1@example.com",
+            "http://[::2]:9797",
+            "http://127.0.0.1:99999",
+            "https://127.0.0.1:9797",
+        ] {
+            let err = config(&[(EXTENSION_URL, bad)]).unwrap_err();
+            assert_eq!(err.variable, EXTENSION_URL, "{bad}");
+            assert!(err.to_string().contains(EXTENSION_URL), "{err}");
+        }
     }
 
     #[test]

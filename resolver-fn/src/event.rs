@@ -6,8 +6,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use shared::{ApiError, ErrorCode};
 
-/// The largest body accepted, as in the extension.
-pub const MAX_BODY: usize = 64 * 1024;
+pub use shared::query::MAX_BODY;
 
 /// Which HTTP integration sent the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,7 +38,10 @@ use serde_json::value::RawValue;
 use shared::query::json::Json;
 use shared::query::{self, Query};
 use shared::{ApiError, ErrorCode};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Refreshes of the in-process engine stop this long before the invocation's deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 
 /// A failed direct invoke: `errorType` is the contract's stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,22 +95,25 @@ impl App {
     /// succeed: their errors are in the status code.
     pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, FnError> {
         let started = Instant::now();
+        self.backend.thawed();
+        let until = tokio::time::Instant::now()
+            + shared::clock::time_left(event.context.deadline, SystemTime::now(), DEADLINE_MARGIN);
         let raw = event.payload.get();
         let value: Value = serde_json::from_str(raw).map_err(|e| FnError::from(ApiError::invalid("body", e)))?;
         let (result, outcome) = match event::classify(&value) {
-            Kind::Direct => self.direct(raw).await,
-            Kind::Http(flavor) => self.http(&value, flavor).await,
+            Kind::Direct => self.direct(raw, until).await,
+            Kind::Http(flavor) => self.http(&value, flavor, until).await,
         };
         self.metrics.emit(&outcome, started.elapsed());
         result
     }
 
-    async fn direct(&self, raw: &str) -> (Result<Value, FnError>, Outcome) {
+    async fn direct(&self, raw: &str, until: tokio::time::Instant) -> (Result<Value, FnError>, Outcome) {
         let call = match direct_call(raw) {
             Ok(call) => call,
             Err(e) => return (Err(e.clone().into()), refused(&e)),
         };
-        let reply = self.backend.answer(&call).await;
+        let reply = self.backend.answer(&call, until).await;
         let outcome = outcome_of(&reply, &call);
         let result = if reply.status == 200 {
             serde_json::from_str(&reply.body).map_err(|e| FnError {
@@ -120,12 +126,17 @@ impl App {
         (result, outcome)
     }
 
-    async fn http(&self, value: &Value, flavor: Flavor) -> (Result<Value, FnError>, Outcome) {
+    async fn http(
+        &self,
+        value: &Value,
+        flavor: Flavor,
+        until: tokio::time::Instant,
+    ) -> (Result<Value, FnError>, Outcome) {
         let call = match self.http_call(value, flavor) {
             Ok(call) => call,
             Err(e) => return (Ok(event::http_response(flavor, e.status(), e.to_json())), refused(&e)),
         };
-        let reply = self.backend.answer(&call).await;
+        let reply = self.backend.answer(&call, until).await;
         let outcome = outcome_of(&reply, &call);
         (Ok(event::http_response(flavor, reply.status, reply.body)), outcome)
     }
@@ -144,6 +155,14 @@ impl App {
             Ok(q)
         };
         Ok(match route {
+            Route::ResolveGet if flavor == (Flavor::Alb { multi_value: false }) => {
+                return Err(ApiError::invalid(
+                    "queryStringParameters",
+                    "an ALB target group without multi-value headers keeps only the last of repeated \
+                     parameters and cannot tell tag:k from tag:k=, so this GET could mean another query; \
+                     use POST /v1/resolve, or turn on multi-value headers for the target group",
+                ));
+            }
             Route::ResolveGet => Call::One(pin(match &request.params {
                 event::Params::Raw(raw) => Query::from_query_string(raw)?,
                 event::Params::Decoded(pairs) => Query::from_params(pairs.iter().map(|(k, v)| (k, v.as_ref())))?,

@@ -337,6 +337,31 @@ async fn alb_events_get_a_status_description_and_their_header_style() {
 }
 
 #[tokio::test]
+async fn a_get_from_an_alb_without_multi_value_headers_is_refused_but_post_works() {
+    let w = world(None);
+    let mut event = fixture("example-alb-lambda-target-request-headers-only.json");
+    event["path"] = json!("/v1/resolve");
+    event["httpMethod"] = json!("GET");
+    event["queryStringParameters"] = json!({"tag%3Atenant": "globex", "tag:app": "chat"});
+    let (status, body, _) = http(&w.app, &event).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("InvalidQuery")));
+    assert_eq!(body["error"]["field"], "queryStringParameters");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("POST") && message.contains("multi-value"), "{message}");
+
+    event["httpMethod"] = json!("POST");
+    event["queryStringParameters"] = json!({});
+    event["body"] = json!(r#"{"tags": {"tenant": "globex", "app": "chat"}}"#);
+    event["isBase64Encoded"] = json!(false);
+    let (status, body, resp) = http(&w.app, &event).await;
+    assert_eq!(
+        (status, body["profile"]["arn"].as_str()),
+        (200, Some(arn("p3").as_str()))
+    );
+    assert_eq!(resp["headers"]["content-type"], "application/json");
+}
+
+#[tokio::test]
 async fn tenant_isolation_pins_the_query_to_the_claim() {
     let w = world(tenancy());
     let claims = json!({"custom:tenant": "globex"});
@@ -436,3 +461,5 @@ async fn each_invocation_writes_one_emf_line() {
     assert_eq!(lines[1]["Outcome"], "NoMatch");
     assert!(lines[1]["ResolveLatency"].as_f64().unwrap() >= 0.0);
 }
+
+mod hop;

@@ -120,7 +120,8 @@ impl Serialize for Resolution {
 #[derive(Debug)]
 pub struct BatchAnswer(pub Vec<Result<Resolution, ApiError>>);
 
-struct BatchItem<'a>(&'a Result<Resolution, ApiError>);
+/// One result of a batch, in its wire form.
+pub struct BatchItem<'a>(pub &'a Result<Resolution, ApiError>);
 
 impl Serialize for BatchItem<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -77,8 +77,11 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault, for `InvalidQuery`.
     pub field: Option<String>,
-    /// The matching ARNs, sorted, for `AmbiguousMatch`.
+    /// The first matching ARNs, sorted, for `AmbiguousMatch` (at most
+    /// [`crate::resolver::MAX_CANDIDATES`]).
     pub candidates: Option<Vec<String>>,
+    /// How many profiles matched, for `AmbiguousMatch`.
+    pub count: Option<usize>,
     /// The failing upstream operation, for `UpstreamUnavailable`.
     pub operation: Option<String>,
 }
@@ -91,6 +94,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             candidates: None,
+            count: None,
             operation: None,
         }
     }
@@ -116,6 +120,7 @@ impl ApiError {
                 message: &self.message,
                 field: self.field.as_deref(),
                 candidates: self.candidates.as_deref(),
+                count: self.count,
                 operation: self.operation.as_deref(),
             },
         }
@@ -149,6 +154,9 @@ pub struct ErrorDetail<'a> {
     /// Candidates of an ambiguous match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates: Option<&'a [String]>,
+    /// How many matched, for an ambiguous match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
     /// Failing upstream operation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operation: Option<&'a str>,

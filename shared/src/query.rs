@@ -21,6 +21,8 @@ pub const MAX_KEY_CHARS: usize = 128;
 pub const MAX_VALUE_CHARS: usize = 256;
 /// A batch holds 1 to this many queries.
 pub const MAX_BATCH: usize = 100;
+/// The largest request body, in bytes, that the extension and the function accept.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// How many profiles a query wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]

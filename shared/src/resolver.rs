@@ -11,6 +11,11 @@
 //!
 //! A query never causes an upstream call: calls happen only when a snapshot is due, so a region
 //! sees one snapshot build per TTL window whatever the request rate.
+//!
+//! Lambda's lifecycle: the host tells the engine when the sandbox thaws ([`Resolver::thawed`])
+//! and waits for refreshes to end before it lets the sandbox freeze ([`Resolver::settle`]). A
+//! refresh that was running when the sandbox froze is superseded at the thaw; see `cell` for
+//! how a superseded refresh is fenced off.
 
 mod cell;
 mod routes;
@@ -18,18 +23,23 @@ mod routes;
 use routes::RouteOutcome;
 
 use crate::answer::{CacheState, Resolution};
-use crate::clock::Clock;
+use crate::clock::{Clock, Stamp};
 use crate::config::EngineConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::query::{MatchMode, Query};
 use crate::snapshot::Snapshot;
-use crate::source::{CatalogSource, Heartbeat, Operation, RouteSource, SourceError, TagSource};
+use crate::source::{CatalogSource, FailureKind, Heartbeat, Operation, RouteSource, SourceError, TagSource};
 use crate::stats::{Event, Stats};
-use cell::{Cell, Entry, Permit, View};
+use cell::{Cell, Permit, Recorded, View};
+use futures::FutureExt;
+use futures::future::{AbortRegistration, Abortable};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// Snapshots built from at least this many resources are built on the blocking pool.
@@ -37,6 +47,29 @@ const BLOCKING_BUILD_THRESHOLD: usize = 10_000;
 
 /// Routes grouped by the region of their ARN.
 type RouteTable = HashMap<String, Arc<Snapshot>>;
+
+/// At most this many candidates are listed in an `AmbiguousMatch`, the first in ARN order; the
+/// error's `count` gives the total.
+pub const MAX_CANDIDATES: usize = 20;
+
+/// Which cell a refresh belongs to, for logs and counters.
+#[derive(Debug, Clone)]
+enum Target {
+    Region(String),
+    Routes,
+}
+
+impl Target {
+    fn name(&self) -> &str {
+        match self {
+            Self::Region(r) => r,
+            Self::Routes => "routes",
+        }
+    }
+}
+
+/// Finds a refresh's cell again when it ends.
+type CellOf<T> = for<'a> fn(&'a Inner, &Target) -> Option<&'a Cell<T>>;
 
 /// The upstreams the resolver reads.
 #[derive(Clone)]
@@ -62,6 +95,8 @@ struct Inner {
     regions: HashMap<String, Cell<Snapshot>>,
     routes: Cell<RouteTable>,
     stats: Arc<Stats>,
+    /// Thaws seen so far (see [`Resolver::thawed`]).
+    epoch: AtomicU64,
 }
 
 /// Readiness of one region for `/health`.
@@ -96,6 +131,7 @@ impl Resolver {
                 regions,
                 routes: Cell::default(),
                 stats,
+                epoch: AtomicU64::new(0),
             }),
         }
     }
@@ -121,14 +157,62 @@ impl Resolver {
     /// Starts a refresh of whatever has expired or was never loaded. Called when a Lambda
     /// sandbox thaws (an INVOKE event); correctness never depends on it.
     pub fn refresh_due(&self) {
-        let now = self.inner.clock.now();
+        let now = self.now();
         for (region, cell) in &self.inner.regions {
-            if !matches!(cell.view(now, self.inner.config.max_stale), View::Fresh(_)) {
+            if !matches!(cell.view(&now, self.inner.config.max_stale), View::Fresh(_)) {
                 self.start_region_refresh(region, false);
             }
         }
-        if !matches!(self.inner.routes.view(now, self.inner.config.max_stale), View::Fresh(_)) {
+        if !matches!(
+            self.inner.routes.view(&now, self.inner.config.max_stale),
+            View::Fresh(_)
+        ) {
             self.start_routes_refresh(false);
+        }
+    }
+
+    /// The sandbox has thawed (an invoke began). Refreshes that were running when it froze
+    /// were cut mid-flight: they are aborted and can no longer publish or record anything, and
+    /// a timeout they caused is not held against the upstream. Starts nothing by itself; the
+    /// next [`Resolver::refresh_due`] or query does.
+    pub fn thawed(&self) {
+        let epoch = self.inner.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        for (region, cell) in &self.inner.regions {
+            if cell.thaw(epoch) {
+                tracing::info!(region, "a refresh cut by the freeze was superseded");
+            }
+        }
+        if self.inner.routes.thaw(epoch) {
+            tracing::info!("a route refresh cut by the freeze was superseded");
+        }
+    }
+
+    /// Waits until no refresh runs, so that the sandbox may freeze without cutting one. The
+    /// wait ends at `until`, or early when a running refresh has made no progress for the
+    /// upstream timeout (every upstream call is bounded by it, so a live refresh beats at least
+    /// that often). Returns whether every refresh ended.
+    pub async fn settle(&self, until: Instant) -> bool {
+        let mut settled = true;
+        for cell in self.inner.regions.values() {
+            settled &= self.settle_cell(cell, until).await;
+        }
+        settled & self.settle_cell(&self.inner.routes, until).await
+    }
+
+    async fn settle_cell<T>(&self, cell: &Cell<T>, until: Instant) -> bool {
+        let patience = self.inner.config.upstream_timeout;
+        loop {
+            let mut done = cell.subscribe();
+            let Some(progress) = cell.last_progress() else {
+                return true;
+            };
+            let silent = self.inner.clock.now().duration_since(progress).unwrap_or_default();
+            if silent >= patience || Instant::now() >= until {
+                return false;
+            }
+            let slice = until.min(Instant::now() + (patience - silent));
+            // A change, or a slice without one; either way the checks above run again.
+            let _ = tokio::time::timeout_at(slice, done.changed()).await;
         }
     }
 
@@ -155,12 +239,12 @@ impl Resolver {
 
     /// Readiness per region.
     pub fn health(&self) -> BTreeMap<String, RegionHealth> {
-        let now = self.inner.clock.now();
+        let now = self.now();
         self.inner
             .regions
             .iter()
             .map(|(region, cell)| {
-                let view = cell.view(now, self.inner.config.max_stale);
+                let view = cell.view(&now, self.inner.config.max_stale);
                 let current = cell.current();
                 let state = match (&view, cell.is_loading()) {
                     (View::Fresh(_), _) => "fresh",
@@ -172,7 +256,7 @@ impl Resolver {
                     ready: !matches!(view, View::Unusable),
                     state,
                     profiles: current.as_ref().map_or(0, |e| e.value.len()),
-                    age_seconds: current.as_ref().map(|e| age(now, e).as_secs_f64()),
+                    age_seconds: current.as_ref().map(|e| e.age(&now).as_secs_f64()),
                     builds: cell.attempts(),
                     last_error: cell.last_error().map(|e| e.operation.to_string()),
                 };
@@ -190,8 +274,7 @@ impl Resolver {
         let region = query.region.as_deref().unwrap_or(&self.inner.config.home_region);
         let cell = self.cell(region)?;
         let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
-        let now = self.inner.clock.now();
-        let (entry, cache) = match cell.view(now, self.inner.config.max_stale) {
+        let (entry, cache) = match cell.view(&self.now(), self.inner.config.max_stale) {
             View::Fresh(e) => (Some(e), CacheState::Hit),
             View::Stale(e) => {
                 self.start_region_refresh(region, false);
@@ -212,7 +295,7 @@ impl Resolver {
         if let Some(entry) = &entry {
             let hits = entry.value.matches(query);
             if !hits.is_empty() {
-                return answer(query, &entry.value, entry.built_at, hits, cache, self.inner.clock.now());
+                return answer(query, &entry.value, entry.age(&self.now()), hits, cache);
             }
         }
         let tags_failure = match &entry {
@@ -229,14 +312,9 @@ impl Resolver {
             (RouteOutcome::Answer(answered), _, _) => answered,
             (RouteOutcome::Failed(routes), tags, _) => Err(unavailable(region, tags.as_ref(), Some(&routes))),
             (RouteOutcome::NoMatch, Some(tags), _) => Err(unavailable(region, Some(&tags), None)),
-            (RouteOutcome::NoMatch, None, Some(entry)) if query.mode == MatchMode::All => answer(
-                query,
-                &entry.value,
-                entry.built_at,
-                Vec::new(),
-                cache,
-                self.inner.clock.now(),
-            ),
+            (RouteOutcome::NoMatch, None, Some(entry)) if query.mode == MatchMode::All => {
+                answer(query, &entry.value, entry.age(&self.now()), Vec::new(), cache)
+            }
             (RouteOutcome::NoMatch, None, _) => Err(ApiError::new(
                 ErrorCode::NoMatch,
                 format!("no profile in {region} matches {}", tags_text(query)),
@@ -282,16 +360,12 @@ impl Resolver {
         self.inner.config.ttl.min(Duration::from_secs(30))
     }
 
-    fn heartbeat(&self) -> impl FnOnce() -> Heartbeat + '_ {
-        || Heartbeat::new(self.inner.clock.clone())
-    }
-
     async fn wait_for_region(
         &self,
         region: &str,
         cell: &Cell<Snapshot>,
         deadline: Instant,
-    ) -> Option<Arc<Entry<Snapshot>>> {
+    ) -> Option<Arc<cell::Entry<Snapshot>>> {
         let mut done = cell.subscribe();
         self.start_region_refresh(region, false);
         self.wait(cell, &mut done, deadline).await
@@ -303,57 +377,125 @@ impl Resolver {
         cell: &Cell<T>,
         done: &mut tokio::sync::watch::Receiver<u64>,
         deadline: Instant,
-    ) -> Option<Arc<Entry<T>>> {
+    ) -> Option<Arc<cell::Entry<T>>> {
         if cell.has_live_refresh(self.inner.clock.now(), self.stuck_after()) {
             // Either outcome is read back from the cell below.
             let _ = tokio::time::timeout_at(deadline, done.changed()).await;
         }
-        match cell.view(self.inner.clock.now(), self.inner.config.max_stale) {
+        match cell.view(&self.now(), self.inner.config.max_stale) {
             View::Fresh(e) | View::Stale(e) => Some(e),
             View::Unusable => None,
         }
+    }
+
+    fn now(&self) -> Stamp {
+        self.inner.clock.stamp()
+    }
+
+    fn epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Claims the right to refresh `cell`, if no live refresh holds it (see [`Cell::try_start`]).
+    fn try_start<T>(&self, cell: &Cell<T>, force: bool) -> Option<(Permit, AbortRegistration)> {
+        cell.try_start(self.now(), self.stuck_after(), force, self.epoch(), || {
+            Heartbeat::new(self.inner.clock.clone())
+        })
     }
 
     fn start_region_refresh(&self, region: &str, force: bool) {
         let Some(cell) = self.inner.regions.get(region) else {
             return;
         };
-        let Some(permit) = cell.try_start(self.inner.clock.now(), self.stuck_after(), force, self.heartbeat()) else {
+        let Some((permit, registration)) = self.try_start(cell, force) else {
             return;
         };
-        let this = self.clone();
-        let region = region.to_owned();
-        tokio::spawn(async move {
-            let result = this.build_snapshot(&region, &permit).await;
-            this.finish(&region, permit, result);
-        });
-    }
-
-    fn finish(&self, region: &str, permit: Permit, result: Result<Snapshot, SourceError>) {
-        let Some(cell) = self.inner.regions.get(region) else {
-            return;
-        };
-        match &result {
-            Ok(s) => {
-                self.inner.stats.record(Event::Refresh);
-                tracing::info!(region, profiles = s.len(), "snapshot refreshed");
-            }
-            Err(e) => {
-                self.inner.stats.record(Event::RefreshFailure);
-                tracing::warn!(region, operation = %e.operation, error = %e, "snapshot refresh failed");
-            }
-        }
-        cell.finish(
-            &permit,
-            result,
-            self.inner.clock.now(),
-            self.inner.config.ttl,
-            self.max_backoff(),
+        let (this, beat, name) = (self.clone(), permit.heartbeat.clone(), region.to_owned());
+        let work = async move { this.build_snapshot(&name, &beat).await };
+        self.spawn_refresh(
+            Target::Region(region.to_owned()),
+            |inner, t| match t {
+                Target::Region(r) => inner.regions.get(r),
+                Target::Routes => None,
+            },
+            permit,
+            registration,
+            work,
         );
     }
 
-    async fn build_snapshot(&self, region: &str, permit: &Permit) -> Result<Snapshot, SourceError> {
-        let beat = &permit.heartbeat;
+    /// Runs a refresh as an abortable task. A panic inside it is recorded as a failed refresh,
+    /// so that the cell never stays "loading".
+    fn spawn_refresh<T, F>(
+        &self,
+        target: Target,
+        cell_of: CellOf<T>,
+        permit: Permit,
+        registration: AbortRegistration,
+        work: F,
+    ) where
+        T: Sized + Send + Sync + 'static,
+        F: Future<Output = Result<T, SourceError>> + Send + 'static,
+    {
+        let this = self.clone();
+        let task = async move {
+            let result = match AssertUnwindSafe(work).catch_unwind().await {
+                Ok(result) => result,
+                Err(panic) => Err(SourceError::new(
+                    permit.heartbeat.operation(),
+                    FailureKind::Unavailable,
+                    format!("the refresh panicked: {}", panic_message(panic.as_ref())),
+                )),
+            };
+            this.finish(&target, cell_of, &permit, result);
+        };
+        tokio::spawn(Abortable::new(task, registration));
+    }
+
+    fn finish<T>(&self, target: &Target, cell_of: CellOf<T>, permit: &Permit, result: Result<T, SourceError>) {
+        let Some(cell) = cell_of(&self.inner, target) else {
+            return;
+        };
+        let failure = result.as_ref().err().cloned();
+        let inner = &self.inner;
+        let recorded = cell.finish(
+            permit,
+            result,
+            inner.clock.now(),
+            self.epoch(),
+            inner.config.ttl,
+            self.max_backoff(),
+        );
+        let name = target.name();
+        let counted = matches!(target, Target::Region(_));
+        match (recorded, failure) {
+            (Recorded::Published, _) => {
+                if counted {
+                    inner.stats.record(Event::Refresh);
+                }
+                tracing::info!(target = name, "refreshed");
+            }
+            (Recorded::Failed, Some(e)) => {
+                if counted {
+                    inner.stats.record(Event::RefreshFailure);
+                }
+                tracing::warn!(target = name, operation = %e.operation, error = %e, "refresh failed");
+            }
+            (Recorded::Interrupted, Some(e)) => {
+                tracing::info!(target = name, error = %e, "a refresh timed out across a freeze; not held against the upstream");
+            }
+            (Recorded::Fenced, _) => {
+                tracing::debug!(
+                    target = name,
+                    generation = permit.generation,
+                    "a superseded refresh ended; ignored"
+                );
+            }
+            (Recorded::Failed | Recorded::Interrupted, None) => {}
+        }
+    }
+
+    async fn build_snapshot(&self, region: &str, beat: &Heartbeat) -> Result<Snapshot, SourceError> {
         beat.calling(Operation::GetResources);
         let tagged = self.inner.sources.tags.tagged_resources(region, beat).await?;
         beat.calling(Operation::ListInferenceProfiles);
@@ -386,21 +528,26 @@ impl Resolver {
     }
 }
 
-fn age<T>(now: SystemTime, entry: &Entry<T>) -> Duration {
-    now.duration_since(entry.built_at).unwrap_or_default()
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 fn answer(
     query: &Query,
     snapshot: &Arc<Snapshot>,
-    built_at: SystemTime,
+    age: Duration,
     hits: Vec<u32>,
     cache: CacheState,
-    now: SystemTime,
 ) -> Result<Resolution, ApiError> {
     if query.mode == MatchMode::One && hits.len() > 1 {
+        // Hits are in ARN order; a broad query lists only the first few, with the total.
         let candidates: Vec<String> = hits
             .iter()
+            .take(MAX_CANDIDATES)
             .filter_map(|&i| snapshot.get(i))
             .map(|p| p.arn.to_string())
             .collect();
@@ -408,14 +555,14 @@ fn answer(
             ErrorCode::AmbiguousMatch,
             format!(
                 "{} profiles match {}; add tags to narrow the query, or use match=all",
-                candidates.len(),
+                hits.len(),
                 tags_text(query)
             ),
         );
         err.candidates = Some(candidates);
+        err.count = Some(hits.len());
         return Err(err);
     }
-    let age = now.duration_since(built_at).unwrap_or_default();
     Ok(Resolution::new(snapshot.clone(), hits, query.mode, cache, age))
 }
 

@@ -3,12 +3,20 @@
 //!
 //! Single-flight is a promise: while a refresh makes progress, no second one starts, whatever
 //! the number of readers. Readers never wait on the lock that guards this; it is held only to
-//! flip a few fields, never across an `.await`. A refresh whose heartbeat has not moved for
-//! `stuck_after` (wall clock: a sandbox freeze cut its connection) is superseded by a new one,
-//! and the old one can no longer clear the new one's flag.
+//! flip a few fields, never across an `.await`.
+//!
+//! Fencing: every refresh carries a generation. Only the refresh that is *the* running one may
+//! finish: a refresh that was superseded (its heartbeat went silent, or the sandbox thawed
+//! after it started) is aborted, and should it still reach [`Cell::finish`] it publishes
+//! nothing and records nothing: no value, no error, no backoff, no wake-up.
+//!
+//! Ages: a value is stamped with the moment its listing *started*, so data delayed by a freeze
+//! is never presented as new.
 
-use crate::source::{Heartbeat, SourceError};
+use crate::clock::Stamp;
+use crate::source::{FailureKind, Heartbeat, SourceError};
 use arc_swap::ArcSwapOption;
+use futures::future::{AbortHandle, AbortRegistration};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -18,9 +26,17 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub(crate) struct Entry<T> {
     pub(crate) value: Arc<T>,
-    pub(crate) built_at: SystemTime,
-    pub(crate) expires_at: SystemTime,
-    generation: u64,
+    /// When the listing that produced it started.
+    pub(crate) built: Stamp,
+    /// Its jittered TTL.
+    ttl: Duration,
+}
+
+impl<T> Entry<T> {
+    /// The age at `now`, from when its listing started.
+    pub(crate) fn age(&self, now: &Stamp) -> Duration {
+        now.since(&self.built)
+    }
 }
 
 /// What a reader may do with the current value.
@@ -34,13 +50,22 @@ pub(crate) enum View<T> {
     Unusable,
 }
 
+#[derive(Debug)]
+struct Running {
+    generation: u64,
+    heartbeat: Heartbeat,
+    epoch: u64,
+    abort: AbortHandle,
+}
+
 #[derive(Debug, Default)]
 struct Flight {
-    running: Option<(u64, Heartbeat)>,
+    running: Option<Running>,
     next_generation: u64,
     failures: u32,
     retry_after: Option<SystemTime>,
-    last_error: Option<SourceError>,
+    /// The last failure and the lifecycle epoch its refresh started in.
+    last_error: Option<(SourceError, u64)>,
     attempts: u64,
 }
 
@@ -49,6 +74,23 @@ struct Flight {
 pub(crate) struct Permit {
     pub(crate) generation: u64,
     pub(crate) heartbeat: Heartbeat,
+    /// When the refresh started: the value's age counts from here.
+    pub(crate) started: Stamp,
+    /// The lifecycle epoch (thaws so far) it started in.
+    pub(crate) epoch: u64,
+}
+
+/// How a refresh ended, as [`Cell::finish`] recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// The value was replaced.
+    Published,
+    /// A failure, counted for the backoff.
+    Failed,
+    /// A timeout that spanned a freeze: recorded, but not held against the upstream.
+    Interrupted,
+    /// The refresh had been superseded: nothing recorded.
+    Fenced,
 }
 
 #[derive(Debug)]
@@ -69,19 +111,20 @@ impl<T> Default for Cell<T> {
 }
 
 impl<T> Cell<T> {
-    /// Classifies the current value at `now`. A value built "in the future" (the wall clock
-    /// stepped back) counts as expired, so that a clock step cannot pin it forever.
-    pub(crate) fn view(&self, now: SystemTime, max_stale: Duration) -> View<T> {
+    /// Classifies the current value at `now`. Ages never shrink when the wall clock steps
+    /// back (see [`Stamp::since`]), so every value leaves service within its TTL plus
+    /// `max_stale`.
+    pub(crate) fn view(&self, now: &Stamp, max_stale: Duration) -> View<T> {
         let Some(entry) = self.current.load_full() else {
             return View::Unusable;
         };
-        if now < entry.built_at {
-            return View::Stale(entry);
-        }
-        match now.duration_since(entry.expires_at) {
-            Err(_) => View::Fresh(entry),
-            Ok(stale_for) if stale_for <= max_stale => View::Stale(entry),
-            Ok(_) => View::Unusable,
+        let age = entry.age(now);
+        if age < entry.ttl {
+            View::Fresh(entry)
+        } else if age - entry.ttl <= max_stale {
+            View::Stale(entry)
+        } else {
+            View::Unusable
         }
     }
 
@@ -92,17 +135,17 @@ impl<T> Cell<T> {
 
     /// The last refresh error, cleared by a success.
     pub(crate) fn last_error(&self) -> Option<SourceError> {
-        self.flight.lock().last_error.clone()
+        self.flight.lock().last_error.as_ref().map(|(e, _)| e.clone())
     }
 
-    /// Refreshes that ended so far, successful or not.
+    /// Refreshes that ended so far and were recorded, successful or not.
     pub(crate) fn attempts(&self) -> u64 {
         self.flight.lock().attempts
     }
 
     /// The operation the running refresh waits on, if one runs.
     pub(crate) fn running_operation(&self) -> Option<crate::source::Operation> {
-        self.flight.lock().running.as_ref().map(|(_, beat)| beat.operation())
+        self.flight.lock().running.as_ref().map(|r| r.heartbeat.operation())
     }
 
     /// Whether a refresh is running.
@@ -110,42 +153,79 @@ impl<T> Cell<T> {
         self.flight.lock().running.is_some()
     }
 
-    /// A receiver that wakes when the next refresh attempt ends. Subscribe before starting.
+    /// The last progress of the running refresh, if one runs.
+    pub(crate) fn last_progress(&self) -> Option<SystemTime> {
+        self.flight.lock().running.as_ref().map(|r| r.heartbeat.last())
+    }
+
+    /// A receiver that wakes when the next refresh attempt is recorded. Subscribe before
+    /// starting.
     pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.done.subscribe()
     }
 
     /// Claims the right to run a refresh, unless one is running and alive, or (without `force`)
-    /// the failure backoff has not passed.
+    /// the failure backoff has not passed. A running refresh silent for `stuck_after` is
+    /// superseded and aborted. The registration makes the new refresh abortable.
     pub(crate) fn try_start(
         &self,
-        now: SystemTime,
+        now: Stamp,
         stuck_after: Duration,
         force: bool,
+        epoch: u64,
         heartbeat: impl FnOnce() -> Heartbeat,
-    ) -> Option<Permit> {
+    ) -> Option<(Permit, AbortRegistration)> {
         let mut f = self.flight.lock();
-        if let Some((generation, beat)) = &f.running {
-            let silent = now.duration_since(beat.last()).unwrap_or_default();
+        if let Some(r) = &f.running {
+            let silent = now.wall.duration_since(r.heartbeat.last()).unwrap_or_default();
             if silent < stuck_after {
                 return None;
             }
             tracing::warn!(
-                generation,
+                generation = r.generation,
                 silent_ms = silent.as_millis() as u64,
-                "refresh made no progress; starting another"
+                "refresh made no progress; superseding it"
             );
         }
-        if !force && f.retry_after.is_some_and(|t| now < t) {
+        if !force && f.retry_after.is_some_and(|t| now.wall < t) {
             return None;
         }
+        if let Some(old) = f.running.take() {
+            old.abort.abort();
+        }
         f.next_generation += 1;
+        let (abort, registration) = AbortHandle::new_pair();
         let permit = Permit {
             generation: f.next_generation,
             heartbeat: heartbeat(),
+            started: now,
+            epoch,
         };
-        f.running = Some((permit.generation, permit.heartbeat.clone()));
-        Some(permit)
+        f.running = Some(Running {
+            generation: permit.generation,
+            heartbeat: permit.heartbeat.clone(),
+            epoch,
+            abort,
+        });
+        Some((permit, registration))
+    }
+
+    /// The sandbox thawed into lifecycle `epoch`. A refresh that started before it was cut by
+    /// the freeze: it is aborted and superseded. A timeout from before it was the freeze's
+    /// doing, not the upstream's, so its backoff is lifted. Returns whether a refresh was
+    /// superseded.
+    pub(crate) fn thaw(&self, epoch: u64) -> bool {
+        let mut f = self.flight.lock();
+        if matches!(&f.last_error, Some((e, started)) if e.kind == FailureKind::Timeout && *started < epoch) {
+            f.retry_after = None;
+        }
+        match f.running.take_if(|r| r.epoch < epoch) {
+            Some(old) => {
+                old.abort.abort();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Whether a refresh is running and alive, i.e. a reader may wait for it.
@@ -153,54 +233,57 @@ impl<T> Cell<T> {
         let f = self.flight.lock();
         f.running
             .as_ref()
-            .is_some_and(|(_, beat)| now.duration_since(beat.last()).unwrap_or_default() < stuck_after)
+            .is_some_and(|r| now.duration_since(r.heartbeat.last()).unwrap_or_default() < stuck_after)
     }
 
-    /// Records the end of a refresh. A success replaces the value unless a newer refresh already
-    /// did; a failure keeps the old value and backs off (doubling, capped by `max_backoff`).
+    /// Records the end of a refresh, if it is still the running one (see the module docs). A
+    /// success replaces the value, aged from when the refresh started; a failure keeps the old
+    /// value and backs off (doubling, capped by `max_backoff`), unless it is a timeout from an
+    /// earlier lifecycle `epoch` than `epoch_now` (a freeze, not the upstream).
     pub(crate) fn finish(
         &self,
         permit: &Permit,
         result: Result<T, SourceError>,
         now: SystemTime,
+        epoch_now: u64,
         ttl: Duration,
         max_backoff: Duration,
-    ) {
-        {
+    ) -> Recorded {
+        let recorded = {
             let mut f = self.flight.lock();
-            f.attempts += 1;
-            if f.running.as_ref().is_some_and(|(g, _)| *g == permit.generation) {
-                f.running = None;
+            if f.running.as_ref().is_none_or(|r| r.generation != permit.generation) {
+                return Recorded::Fenced;
             }
+            f.running = None;
+            f.attempts += 1;
             match result {
                 Ok(value) => {
-                    let newer = self
-                        .current
-                        .load()
-                        .as_ref()
-                        .is_none_or(|e| e.generation < permit.generation);
-                    if newer {
-                        self.current.store(Some(Arc::new(Entry {
-                            value: Arc::new(value),
-                            built_at: now,
-                            expires_at: now + jittered(ttl),
-                            generation: permit.generation,
-                        })));
-                    }
+                    self.current.store(Some(Arc::new(Entry {
+                        value: Arc::new(value),
+                        built: permit.started,
+                        ttl: jittered(ttl),
+                    })));
                     f.failures = 0;
                     f.retry_after = None;
                     f.last_error = None;
+                    Recorded::Published
+                }
+                Err(err) if err.kind == FailureKind::Timeout && permit.epoch < epoch_now => {
+                    f.last_error = Some((err, permit.epoch));
+                    Recorded::Interrupted
                 }
                 Err(err) => {
                     f.failures = f.failures.saturating_add(1);
                     let backoff =
                         Duration::from_millis(500u64.saturating_mul(1 << f.failures.min(16))).min(max_backoff);
                     f.retry_after = Some(now + backoff);
-                    f.last_error = Some(err);
+                    f.last_error = Some((err, permit.epoch));
+                    Recorded::Failed
                 }
             }
-        }
+        };
         self.done.send_modify(|n| *n = n.wrapping_add(1));
+        recorded
     }
 }
 
@@ -210,74 +293,4 @@ fn jittered(ttl: Duration) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{Clock, MockClock};
-    use crate::source::{FailureKind, Operation};
-
-    const TTL: Duration = Duration::from_secs(60);
-    const STUCK: Duration = Duration::from_secs(6);
-
-    fn start(cell: &Cell<u32>, clock: &MockClock) -> Option<Permit> {
-        let c = Arc::new(clock.clone());
-        cell.try_start(clock.now(), STUCK, false, || Heartbeat::new(c))
-    }
-
-    #[test]
-    fn a_second_refresh_cannot_start_while_one_is_alive() {
-        let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
-        let first = start(&cell, &clock).unwrap();
-        assert!(start(&cell, &clock).is_none());
-        cell.finish(&first, Ok(1), clock.now(), TTL, TTL);
-        assert!(start(&cell, &clock).is_some());
-    }
-
-    #[test]
-    fn a_refresh_silent_past_the_bound_is_superseded_and_cannot_clear_its_successor() {
-        let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
-        let wedged = start(&cell, &clock).unwrap();
-        clock.advance(STUCK);
-        let second = start(&cell, &clock).expect("a wedged refresh is superseded");
-        cell.finish(&second, Ok(2), clock.now(), TTL, TTL);
-        cell.finish(&wedged, Ok(1), clock.now(), TTL, TTL);
-        assert_eq!(
-            *cell.current().unwrap().value,
-            2,
-            "the older refresh must not overwrite the newer value"
-        );
-    }
-
-    #[test]
-    fn expiry_lies_within_ten_percent_of_the_ttl() {
-        let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
-        for _ in 0..50 {
-            let p = start(&cell, &clock).unwrap();
-            cell.finish(&p, Ok(1), clock.now(), TTL, TTL);
-            let e = cell.current().unwrap();
-            let ttl = e.expires_at.duration_since(e.built_at).unwrap();
-            assert!(ttl >= TTL.mul_f64(0.9) && ttl <= TTL.mul_f64(1.1), "{ttl:?}");
-            clock.advance(TTL * 2);
-        }
-    }
-
-    #[test]
-    fn a_clock_stepped_back_makes_the_value_stale_not_fresh_forever() {
-        let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
-        let p = start(&cell, &clock).unwrap();
-        cell.finish(&p, Ok(1), clock.now(), TTL, TTL);
-        clock.rewind(Duration::from_secs(3600));
-        assert!(matches!(cell.view(clock.now(), TTL), View::Stale(_)));
-    }
-
-    #[test]
-    fn failures_back_off_unless_forced() {
-        let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
-        let p = start(&cell, &clock).unwrap();
-        let err = SourceError::new(Operation::GetResources, FailureKind::Throttled, "x");
-        cell.finish(&p, Err(err.clone()), clock.now(), TTL, TTL);
-        assert!(start(&cell, &clock).is_none(), "backing off");
-        assert_eq!(cell.last_error(), Some(err));
-        let c = Arc::new(clock.clone());
-        assert!(cell.try_start(clock.now(), STUCK, true, || Heartbeat::new(c)).is_some());
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //! calls SSM.
 
 use super::cell::View;
-use super::{Resolver, RouteTable, answer};
+use super::{Resolver, RouteTable, Target, answer};
 use crate::answer::{CacheState, Resolution};
 use crate::error::ApiError;
 use crate::query::Query;
@@ -17,27 +17,26 @@ impl Resolver {
         let Some(source) = self.inner.sources.routes.clone() else {
             return;
         };
-        let cell = &self.inner.routes;
-        let Some(permit) = cell.try_start(self.inner.clock.now(), self.stuck_after(), force, self.heartbeat()) else {
+        let Some((permit, registration)) = self.try_start(&self.inner.routes, force) else {
             return;
         };
-        let this = self.clone();
-        tokio::spawn(async move {
-            permit.heartbeat.calling(Operation::GetParametersByPath);
-            let result = source.routes(&permit.heartbeat).await.map(|routes| {
+        let beat = permit.heartbeat.clone();
+        let work = async move {
+            beat.calling(Operation::GetParametersByPath);
+            source.routes(&beat).await.map(|routes| {
                 snapshots_by_region(routes)
                     .into_iter()
                     .map(|(r, s)| (r, Arc::new(s)))
                     .collect::<RouteTable>()
-            });
-            if let Err(e) = &result {
-                tracing::warn!(error = %e, "route refresh failed");
-            }
-            let inner = &this.inner;
-            inner
-                .routes
-                .finish(&permit, result, inner.clock.now(), inner.config.ttl, this.max_backoff());
-        });
+            })
+        };
+        self.spawn_refresh(
+            Target::Routes,
+            |inner, _| Some(&inner.routes),
+            permit,
+            registration,
+            work,
+        );
     }
 
     /// Routes' answer for a query the tags did not answer.
@@ -46,7 +45,7 @@ impl Resolver {
             return RouteOutcome::NoMatch;
         }
         let cell = &self.inner.routes;
-        let (entry, cache) = match cell.view(self.inner.clock.now(), self.inner.config.max_stale) {
+        let (entry, cache) = match cell.view(&self.now(), self.inner.config.max_stale) {
             View::Fresh(e) => (Some(e), CacheState::Hit),
             View::Stale(e) => {
                 self.start_routes_refresh(false);
@@ -71,14 +70,7 @@ impl Resolver {
         if hits.is_empty() {
             return RouteOutcome::NoMatch;
         }
-        RouteOutcome::Answer(answer(
-            query,
-            snapshot,
-            entry.built_at,
-            hits,
-            cache,
-            self.inner.clock.now(),
-        ))
+        RouteOutcome::Answer(answer(query, snapshot, entry.age(&self.now()), hits, cache))
     }
 }
 

@@ -446,3 +446,97 @@ async fn a_batch_answers_each_query_on_its_own() {
     assert_eq!(json["results"][1]["status"], 404);
     assert_eq!(json["results"][2]["error"]["field"], "queries[2].tags");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_answer_is_aged_from_when_its_listing_started_not_when_it_ended() {
+    let w = World::new();
+    w.source.close();
+    let cold = tokio::spawn({
+        let resolver = w.resolver.clone();
+        async move {
+            resolver
+                .resolve(&Query::from_json_bytes(ACME_CHAT.as_bytes()).unwrap())
+                .await
+        }
+    });
+    settle().await;
+    // The listing started; the sandbox freezes for 40 s with the call in flight.
+    w.clock.advance_frozen(Duration::from_secs(40));
+    w.source.open();
+    let answered = cold.await.unwrap().unwrap();
+    assert!(
+        answered.age >= Duration::from_secs(40),
+        "the answer claims {:?}, younger than its data",
+        answered.age
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_panic_in_a_refresh_is_a_failed_refresh_not_a_region_loading_for_ever() {
+    let w = World::new();
+    w.source.panic_on(Operation::GetResources, true);
+    w.resolver.prewarm();
+    settle().await;
+    let health = w.resolver.health();
+    assert_eq!(health["us-east-1"].state, "unavailable");
+    assert_eq!(health["us-east-1"].last_error.as_deref(), Some("GetResources"));
+    assert_eq!(w.resolver.stats().counters().refresh_failures, 2, "one per region");
+    w.source.panic_on(Operation::GetResources, false);
+    w.clock.advance(TTL);
+    let r = w.resolve(ACME_CHAT).await.unwrap();
+    assert_eq!(arns(&r), [arn("us-east-1", "p1")]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_thaw_supersedes_the_refresh_cut_by_the_freeze_and_the_next_one_runs_at_once() {
+    let w = World::new();
+    w.resolve(ACME_CHAT).await.unwrap();
+    w.clock.advance(TTL.mul_f64(1.2));
+    w.source.close();
+    w.resolver.refresh_due();
+    settle().await;
+    assert_eq!(w.tag_calls(), 3, "both regions started a refresh; both are held");
+    // Frozen for 2.5 s, then thawed: no heartbeat is silent long enough to look wedged, yet
+    // the held refreshes were cut by the freeze.
+    w.clock.advance_frozen(Duration::from_millis(2500));
+    w.resolver.thawed();
+    w.resolver.refresh_due();
+    settle().await;
+    assert_eq!(w.tag_calls(), 5, "new refreshes started at once");
+    w.source.open();
+    let settled = w.resolver.settle(Instant::now() + Duration::from_secs(5)).await;
+    assert!(settled);
+    assert_eq!(w.resolve(ACME_CHAT).await.unwrap().cache, CacheState::Hit);
+    assert_eq!(w.resolver.stats().counters().refresh_failures, 0);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn settle_waits_for_running_refreshes_and_gives_up_at_its_bound() {
+    let w = World::new();
+    w.source.close();
+    w.resolver.prewarm();
+    let started = Instant::now();
+    assert!(!w.resolver.settle(started + Duration::from_millis(300)).await);
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+    w.source.open();
+    assert!(w.resolver.settle(Instant::now() + Duration::from_secs(1)).await);
+    assert!(w.resolver.health().values().all(|h| h.state == "fresh"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_broad_ambiguous_match_lists_the_first_candidates_and_the_count() {
+    let w = World::new();
+    let many: Vec<(String, Vec<(&str, &str)>)> = (0..500)
+        .map(|i| (format!("p{i:04}"), vec![("tenant", "acme")]))
+        .collect();
+    let refs: Vec<(&str, Vec<(&str, &str)>)> = many.iter().map(|(id, t)| (id.as_str(), t.clone())).collect();
+    set_region(&w.source, "us-east-1", &refs);
+    let err = w.resolve(r#"{"tags": {"tenant": "acme"}}"#).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::AmbiguousMatch);
+    assert_eq!(err.count, Some(500));
+    let listed = err.candidates.unwrap();
+    assert_eq!(listed.len(), MAX_CANDIDATES);
+    assert_eq!(listed[0], arn("us-east-1", "p0000"));
+    assert!(listed.windows(2).all(|p| p[0] < p[1]), "sorted");
+    assert!(err.message.starts_with("500 profiles match"), "{}", err.message);
+}

@@ -23,6 +23,7 @@ struct State {
     catalog: HashMap<String, Vec<CatalogEntry>>,
     routes: Vec<Route>,
     failures: HashMap<Operation, FailureKind>,
+    panics: Vec<Operation>,
     calls: HashMap<Operation, u64>,
 }
 
@@ -57,6 +58,15 @@ impl MemorySource {
         };
     }
 
+    /// Makes every call of `op` panic (`false` heals it), as a bug in a source would.
+    pub fn panic_on(&self, op: Operation, panic: bool) {
+        let mut s = self.state.lock();
+        s.panics.retain(|o| *o != op);
+        if panic {
+            s.panics.push(op);
+        }
+    }
+
     /// Calls made so far to `op`.
     pub fn calls(&self, op: Operation) -> u64 {
         self.state.lock().calls.get(&op).copied().unwrap_or(0)
@@ -77,6 +87,8 @@ impl MemorySource {
         let mut gate = self.gate.subscribe();
         // The sender lives as long as `self`, so this cannot fail while we are borrowed.
         let _ = gate.wait_for(|open| *open).await;
+        let panics = self.state.lock().panics.contains(&op);
+        assert!(!panics, "injected panic in {op}");
         match self.state.lock().failures.get(&op) {
             Some(kind) => Err(SourceError::new(op, *kind, "injected failure")),
             None => Ok(()),
