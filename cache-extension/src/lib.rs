@@ -7,10 +7,16 @@
 //! ## Lifecycle
 //! 1. Read and validate the configuration; a bad value stops start-up, naming the variable (and
 //!    is reported to Lambda through `init/error` when running under Lambda).
-//! 2. Bind `127.0.0.1:PORT`, then start loading every region's snapshot in the background.
-//! 3. Register with the Extensions API for INVOKE and SHUTDOWN, under the executable's file name.
-//! 4. Event loop: INVOKE is only a hint that the sandbox has thawed, so due refreshes start;
-//!    SHUTDOWN stops accepting, lets in-flight requests finish (at most 300 ms) and exits.
+//! 2. Bind `127.0.0.1:PORT`, then start loading every region's snapshot and the routes.
+//! 3. Register with the Extensions API for INVOKE and SHUTDOWN, under the executable's file name,
+//!    and wait for the first loads (at most [`INIT_WAIT`]; a failure is allowed, the extension
+//!    then serves routes or 503) before the first `/next`: the sandbox freezes once every
+//!    extension is back in `/next`, and a load left running would be cut mid-flight.
+//! 4. Event loop. INVOKE means the sandbox has thawed: refreshes cut by the freeze are
+//!    superseded, due refreshes start, and the extension waits for them to end (bounded by the
+//!    invoke's deadline, and by the upstream timeout without progress) before it asks for the
+//!    next event. SHUTDOWN stops accepting, lets in-flight requests finish (at most 300 ms) and
+//!    exits.
 //!
 //! Without `AWS_LAMBDA_RUNTIME_API` it runs standalone until SIGTERM or Ctrl-C, which is how
 //! the benchmarks and some tests drive it.
@@ -45,6 +51,14 @@ use tokio::net::TcpListener;
 
 /// How long in-flight requests may run after SHUTDOWN.
 pub const DRAIN: Duration = Duration::from_millis(300);
+
+/// The longest wait for the first loads at init. Lambda gives the whole init phase (every
+/// extension and the runtime) 10 s; a load still running after this is finished by the first
+/// invoke.
+pub const INIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Refreshes awaited after an INVOKE stop this long before the invoke's deadline.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 
 /// Why the extension stopped.
 #[derive(Debug, thiserror::Error)]
@@ -119,9 +133,22 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
 async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver) -> Result<(), RunError> {
     let id = api.register(name).await?;
     tracing::info!(name, "registered");
+    if !resolver.settle(tokio::time::Instant::now() + INIT_WAIT).await {
+        tracing::warn!(
+            wait_ms = INIT_WAIT.as_millis() as u64,
+            "the first loads did not end during init"
+        );
+    }
     loop {
         match api.next_event(&id).await? {
-            Event::Invoke { .. } => resolver.refresh_due(),
+            Event::Invoke { deadline_ms } => {
+                resolver.thawed();
+                resolver.refresh_due();
+                let left = shared::clock::time_left(deadline_ms, std::time::SystemTime::now(), DEADLINE_MARGIN);
+                if !resolver.settle(tokio::time::Instant::now() + left).await {
+                    tracing::warn!("a refresh did not end within the invoke; it resumes at the next one");
+                }
+            }
             Event::Shutdown { shutdown_reason } => {
                 tracing::info!(reason = %shutdown_reason, "shutdown");
                 return Ok(());
