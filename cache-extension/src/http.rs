@@ -17,9 +17,12 @@ use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use guard::TOKEN_HEADER;
+pub use guard::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI, TOKEN_HEADER};
 
 pub use shared::query::MAX_BODY;
+/// A declared body must arrive within this long, or the request is `RequestTimeout` and the
+/// connection is closed: a client that never sends its body must not hold a slot.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most one forced refresh per this interval.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -103,10 +106,14 @@ impl<S: Send + Sync> FromRequest<S> for Limited {
         if declared.is_some_and(|n| n > MAX_BODY as u64) {
             return Err(too_large());
         }
-        axum::body::to_bytes(req.into_body(), MAX_BODY)
-            .await
-            .map(Limited)
-            .map_err(|_| too_large())
+        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(req.into_body(), MAX_BODY)).await {
+            Ok(Ok(body)) => Ok(Limited(body)),
+            Ok(Err(_)) => Err(too_large()),
+            Err(_) => Err(Problem(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+            ))),
+        }
     }
 }
 

@@ -18,6 +18,14 @@ use tokio::sync::Semaphore;
 
 /// An idle keep-alive connection is closed after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// hyper's own bound on request headers, above the router's (64), so that the router answers
+/// in JSON between the two.
+pub const HYPER_MAX_HEADERS: usize = 512;
+/// At most this many connections over the bound are answered 429 at once; beyond, they are
+/// closed at once, so a flood of connections cannot grow the number of tasks without bound.
+pub const BUSY_RESPONDERS: usize = 64;
+/// How long a 429 responder waits for its connection's request.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serves `app` on `listener` until `stop` resolves, then lets in-flight requests finish for at
 /// most `drain`.
@@ -29,11 +37,15 @@ pub async fn serve(
     drain: Duration,
 ) {
     let permits = Arc::new(Semaphore::new(max_connections));
+    let responders = Arc::new(Semaphore::new(BUSY_RESPONDERS));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
+    // hyper answers requests past its own limits with an empty body; these are set above the
+    // router's limits (`http::guard`), so that most oversized requests get a JSON error.
     builder
         .timer(TokioTimer::new())
         .keep_alive(true)
+        .max_headers(HYPER_MAX_HEADERS)
         .header_read_timeout(IDLE_TIMEOUT);
     tokio::pin!(stop);
     loop {
@@ -61,14 +73,21 @@ pub async fn serve(
                     drop(permit);
                 });
             }
-            Err(_) => {
-                let conn = http1::Builder::new()
-                    .keep_alive(false)
-                    .serve_connection(io, hyper::service::service_fn(busy));
-                tokio::spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-                });
-            }
+            Err(_) => match responders.clone().try_acquire_owned() {
+                Ok(responder) => {
+                    let conn = http1::Builder::new()
+                        .keep_alive(false)
+                        .serve_connection(io, hyper::service::service_fn(busy));
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(BUSY_TIMEOUT, conn).await;
+                        drop(responder);
+                    });
+                }
+                Err(_) => {
+                    tracing::debug!("over the connection bound with every 429 responder busy; closing");
+                    drop(io);
+                }
+            },
         }
     }
     drop(listener);
@@ -92,3 +111,6 @@ async fn busy<B>(_: hyper::Request<B>) -> Result<hyper::Response<Full<Bytes>>, I
     );
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests;

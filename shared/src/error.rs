@@ -16,8 +16,14 @@ pub enum ErrorCode {
     NoMatch,
     /// `match=one` and several profiles matched.
     AmbiguousMatch,
+    /// The body did not arrive in time.
+    RequestTimeout,
     /// The body is over 64 KiB.
     PayloadTooLarge,
+    /// The request line's target is too long.
+    UriTooLong,
+    /// Too many request headers, or too large.
+    HeadersTooLarge,
     /// A connection or refresh limit was hit.
     TooManyRequests,
     /// No usable snapshot and no route.
@@ -37,7 +43,10 @@ impl ErrorCode {
             Self::Forbidden => "Forbidden",
             Self::NoMatch => "NoMatch",
             Self::AmbiguousMatch => "AmbiguousMatch",
+            Self::RequestTimeout => "RequestTimeout",
             Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::UriTooLong => "UriTooLong",
+            Self::HeadersTooLarge => "HeadersTooLarge",
             Self::TooManyRequests => "TooManyRequests",
             Self::UpstreamUnavailable => "UpstreamUnavailable",
             Self::NotFound => "NotFound",
@@ -53,8 +62,11 @@ impl ErrorCode {
             Self::Forbidden => 403,
             Self::NoMatch | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
             Self::AmbiguousMatch => 409,
             Self::PayloadTooLarge => 413,
+            Self::UriTooLong => 414,
+            Self::HeadersTooLarge => 431,
             Self::TooManyRequests => 429,
             Self::UpstreamUnavailable => 503,
         }
@@ -185,8 +197,11 @@ mod tests {
             (ErrorCode::NoMatch, 404),
             (ErrorCode::NotFound, 404),
             (ErrorCode::MethodNotAllowed, 405),
+            (ErrorCode::RequestTimeout, 408),
             (ErrorCode::AmbiguousMatch, 409),
             (ErrorCode::PayloadTooLarge, 413),
+            (ErrorCode::UriTooLong, 414),
+            (ErrorCode::HeadersTooLarge, 431),
             (ErrorCode::TooManyRequests, 429),
             (ErrorCode::UpstreamUnavailable, 503),
         ];

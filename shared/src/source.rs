@@ -9,6 +9,7 @@ pub mod sdk;
 pub mod tagging;
 
 use async_trait::async_trait;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -173,6 +174,41 @@ impl Heartbeat {
     }
 }
 
+/// The most pages one listing may take (10 million resources at 100 a page).
+pub const MAX_PAGES: usize = 100_000;
+
+/// Follows one listing's pagination tokens. A token the listing already returned would make it
+/// loop for ever: the build fails instead, naming the operation. The SDK's paginators stop
+/// silently on a repeated token, which would publish a partial listing as a whole one.
+#[derive(Debug, Default)]
+pub(crate) struct Pages {
+    seen: HashSet<String>,
+}
+
+impl Pages {
+    /// The token for the next page, `None` at the end (AWS ends a listing with an empty token,
+    /// not an absent one).
+    ///
+    /// # Errors
+    /// A repeated token, or more than [`MAX_PAGES`] pages.
+    pub(crate) fn next(&mut self, op: Operation, token: Option<&str>) -> Result<Option<String>, SourceError> {
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let fail = |why: String| Err(SourceError::new(op, FailureKind::Unavailable, why));
+        if self.seen.len() + 1 >= MAX_PAGES {
+            return fail(format!("{op} returned more than {MAX_PAGES} pages"));
+        }
+        if !self.seen.insert(token.to_owned()) {
+            return fail(format!(
+                "{op} returned a pagination token it had already returned (page {}); the listing would never end",
+                self.seen.len() + 1
+            ));
+        }
+        Ok(Some(token.to_owned()))
+    }
+}
+
 /// Tag discovery: every tagged application inference profile of a region, every page.
 #[async_trait]
 pub trait TagSource: Send + Sync {
@@ -201,4 +237,27 @@ pub trait RouteSource: Send + Sync {
     /// # Errors
     /// The failing call.
     async fn routes(&self, progress: &Heartbeat) -> Result<Vec<Route>, SourceError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_that_repeats_a_token_fails_instead_of_looping() {
+        let mut pages = Pages::default();
+        let op = Operation::GetResources;
+        assert_eq!(pages.next(op, Some("a")).unwrap().as_deref(), Some("a"));
+        assert_eq!(pages.next(op, Some("b")).unwrap().as_deref(), Some("b"));
+        let err = pages.next(op, Some("a")).unwrap_err();
+        assert_eq!((err.operation, err.kind), (op, FailureKind::Unavailable));
+        assert!(err.message.contains("already returned"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_empty_or_absent_token_ends_the_listing() {
+        let mut pages = Pages::default();
+        assert_eq!(pages.next(Operation::ListInferenceProfiles, Some("")).unwrap(), None);
+        assert_eq!(pages.next(Operation::ListInferenceProfiles, None).unwrap(), None);
+    }
 }

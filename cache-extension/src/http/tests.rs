@@ -247,6 +247,39 @@ async fn a_body_over_64_kib_is_413() {
 }
 
 #[tokio::test]
+async fn oversized_targets_and_headers_get_json_414_and_431() {
+    let long = format!("/v1/resolve?tag:k={}", "v".repeat(guard::MAX_URI));
+    assert_eq!(code(&app(), req("GET", &long, "")).await, (414, "UriTooLong".into()));
+    let mut many = req("GET", "/v1/resolve?tag:k=v", "");
+    for i in 0..guard::MAX_HEADERS {
+        many.headers_mut().insert(
+            header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+            HeaderValue::from_static("v"),
+        );
+    }
+    assert_eq!(code(&app(), many).await, (431, "HeadersTooLarge".into()));
+    let mut big = req("GET", "/v1/resolve?tag:k=v", "");
+    let value = "a".repeat(guard::MAX_HEADER_BYTES);
+    big.headers_mut()
+        .insert("x-big", HeaderValue::from_str(&value).unwrap());
+    assert_eq!(code(&app(), big).await, (431, "HeadersTooLarge".into()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_never_arrives_is_408_after_the_body_deadline() {
+    let started = tokio::time::Instant::now();
+    let mut stalled = req("POST", "/v1/resolve", "");
+    let never = futures::stream::pending::<Result<Bytes, std::io::Error>>();
+    *stalled.body_mut() = Body::from_stream(never);
+    stalled
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+    let (status, body) = send(&app(), stalled).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (408, Some("RequestTimeout")));
+    assert_eq!(started.elapsed(), BODY_TIMEOUT);
+}
+
+#[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405() {
     let app = app();
     assert_eq!(code(&app, req("GET", "/nope", "")).await, (404, "NotFound".into()));

@@ -38,6 +38,7 @@ impl CatalogSource for SdkCatalogSource {
             .ok_or_else(|| SourceError::new(op, FailureKind::Unavailable, format!("no client for region {region}")))?;
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = super::Pages::default();
         loop {
             self.stats.upstream_call(op);
             let page = client
@@ -61,9 +62,9 @@ impl CatalogSource for SdkCatalogSource {
                         .collect(),
                 }
             }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
+            match pages.next(op, page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
     }

@@ -44,6 +44,7 @@ impl RouteSource for SdkRouteSource {
         let op = Operation::GetParametersByPath;
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = super::Pages::default();
         loop {
             self.stats.upstream_call(op);
             let page = self
@@ -64,9 +65,9 @@ impl RouteSource for SdkRouteSource {
                     Err(why) => tracing::warn!(parameter = name, %why, "skipping malformed route"),
                 }
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
+            match pages.next(op, page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
     }
@@ -75,8 +76,34 @@ impl RouteSource for SdkRouteSource {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RouteValue {
+    #[serde(deserialize_with = "unique_tags")]
     tags: BTreeMap<String, String>,
     arn: String,
+}
+
+/// A tag object whose keys are unique: `{"tenant": "a", "tenant": "b"}` could mean either
+/// tenant, so the route is malformed rather than silently keeping one.
+fn unique_tags<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Tags;
+    impl<'de> serde::de::Visitor<'de> for Tags {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of tag keys to string values")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut tags = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, String>()? {
+                if tags.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!(
+                        "tag key {key:?} appears more than once"
+                    )));
+                }
+                tags.insert(key, value);
+            }
+            Ok(tags)
+        }
+    }
+    d.deserialize_map(Tags)
 }
 
 /// Parses and validates one route parameter.
@@ -133,6 +160,13 @@ mod tests {
     use super::*;
 
     const ARN: &str = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123";
+
+    #[test]
+    fn a_route_that_repeats_a_tag_key_is_malformed() {
+        let value = format!(r#"{{"tags": {{"tenant": "acme", "tenant": "globex"}}, "arn": "{ARN}"}}"#);
+        let why = parse_route("/p/dup", &value).unwrap_err();
+        assert!(why.contains("\"tenant\" appears more than once"), "{why}");
+    }
 
     #[test]
     fn well_formed_route_parses() {

@@ -30,6 +30,7 @@ impl SdkTagSource {
     async fn list_all(&self, client: &Client, progress: &Heartbeat) -> Result<Vec<TaggedResource>, SourceError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut pages = super::Pages::default();
         loop {
             self.stats.upstream_call(Operation::GetResources);
             let page = client
@@ -51,10 +52,9 @@ impl SdkTagSource {
                         .collect(),
                 })
             }));
-            // AWS ends a listing with an empty token, not an absent one.
-            match page.pagination_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
+            match pages.next(Operation::GetResources, page.pagination_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
     }

@@ -5,7 +5,7 @@
 //! | `GET /health` | | `{"status": "ok"}` |
 //! | `GET /calls` | | calls by operation, then region |
 //! | `DELETE /calls` | | zero the counts |
-//! | `POST /faults` | `{"operation": "GetResources", "throttleRate": 0.25, "errorRate": 0, "latencyMs": 0, "down": false, "malformed": false, "deny": false, "regions": []}` | set the fault of one operation (`*` for all) |
+//! | `POST /faults` | `{"operation": "GetResources", "throttleRate": 0.25, "errorRate": 0, "latencyMs": 0, "down": false, "malformed": false, "deny": false, "repeatToken": false, "regions": []}` | set the fault of one operation (`*` for all) |
 //! | `DELETE /faults` | | clear every fault |
 //! | `GET`/`POST /settings` | `{"ghostSeconds": 60, "tokenTtlSeconds": 900}` | read or change tunables |
 //! | `POST /seed` | a seed document | add profiles |

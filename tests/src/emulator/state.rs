@@ -73,6 +73,8 @@ pub struct Fault {
     pub malformed: bool,
     /// Every call is denied (403 `AccessDeniedException`).
     pub deny: bool,
+    /// Listings answer a page's request with the token it carried, for ever (a paging loop).
+    pub repeat_token: bool,
     /// Only in these regions (all when empty).
     pub regions: Vec<String>,
 }

@@ -172,8 +172,14 @@ fn list(s: &mut State, region: &str, input: &GetResourcesInput, now: SystemTime)
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let more = rows.len() > per_page;
     rows.truncate(per_page);
-    let token = match (more, rows.last()) {
-        (true, Some((last, _))) => s.issue_cursor(Cursor {
+    let looping = s
+        .faults
+        .get(OPERATION)
+        .or_else(|| s.faults.get("*"))
+        .is_some_and(|f| f.repeat_token && (f.regions.is_empty() || f.regions.iter().any(|r| r == region)));
+    let token = match (more, rows.last(), input.pagination_token.as_deref()) {
+        (true, _, Some(given)) if looping && !given.is_empty() => given.to_owned(),
+        (true, Some((last, _)), _) => s.issue_cursor(Cursor {
             operation: OPERATION,
             region: region.to_owned(),
             fingerprint,

@@ -3,6 +3,9 @@
 //! upstream calls of 150 ms, 2.5 s frozen between invokes: refreshes must finish while the
 //! sandbox is awake, and no answer may claim to be younger than its data.
 
+// A test that cannot set up its world should fail loudly, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use harness::harness::freeze::FakeLambda;
 use harness::harness::lambda::{Extension, Scratch};
 use harness::harness::{Emulator, aws_env, free_port, http};

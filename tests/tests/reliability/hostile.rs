@@ -319,6 +319,34 @@ fn protocol_level_abuse_is_refused_without_a_5xx_or_a_hang() {
         }
         assert_eq!(rig.acme("us-east-1").0, 200, "{name}: the server survives");
     }
+    for (name, request) in [
+        (
+            "200 KB header",
+            format!(
+                "GET /v1/stats HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+                "a".repeat(200_000)
+            ),
+        ),
+        (
+            "300 headers",
+            format!(
+                "GET /v1/stats HTTP/1.1\r\nhost: x\r\n{}\r\n",
+                (0..300).map(|i| format!("x-h{i}: v\r\n")).collect::<String>()
+            ),
+        ),
+        (
+            "40 KB target",
+            format!(
+                "GET /v1/resolve?tag:k={} HTTP/1.1\r\nhost: x\r\n\r\n",
+                "v".repeat(40_000)
+            ),
+        ),
+    ] {
+        let (status, body) = raw(&rig.ext.url, request.as_bytes()).expect("answered");
+        let json: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{name}: JSON, not {body:?}"));
+        assert!(matches!(status, 414 | 431), "{name}: {status} {body}");
+        assert!(json["error"]["code"].is_string(), "{name}: {body}");
+    }
     let (status, body) = raw(
         &rig.ext.url,
         format!("POST /v1/resolve HTTP/1.1\r\nhost: x\r\n{token_line}content-length: 10485760\r\n\r\n").as_bytes(),

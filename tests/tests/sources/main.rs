@@ -136,6 +136,28 @@ async fn throttling_that_outlasts_the_retries_is_reported_as_throttling() {
 }
 
 #[tokio::test]
+async fn a_listing_that_repeats_its_token_fails_the_build_instead_of_looping() {
+    let emu = spawn_emulator();
+    emu.seed(&seed(REGION, 350)).unwrap();
+    emu.set_fault(json!({"operation": "GetResources", "repeatToken": true}))
+        .unwrap();
+    let sdk = sdk_config(&emu.url, REGION).await;
+    let (source, progress) = (SdkTagSource::new(&sdk, &regions(), Arc::default()), beat());
+    let listing = source.tagged_resources(REGION, &progress);
+    let err = tokio::time::timeout(std::time::Duration::from_secs(20), listing)
+        .await
+        .expect("the listing ends")
+        .unwrap_err();
+    assert_eq!(err.operation, Operation::GetResources);
+    assert!(err.message.contains("already returned"), "{}", err.message);
+    assert_eq!(
+        emu.calls("GetResources", REGION).unwrap(),
+        2,
+        "page 2 repeated page 1's token: stop there"
+    );
+}
+
+#[tokio::test]
 async fn an_expired_pagination_token_restarts_the_listing_once() {
     let emu = spawn_emulator();
     emu.seed(&seed(REGION, 150)).unwrap();
