@@ -169,3 +169,41 @@ async fn a_direct_query_over_the_body_limit_answers_as_without_the_extension() {
     let alone = invoke(&without.app, &payload).await.unwrap();
     assert_eq!(answered["profiles"], alone["profiles"]);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_in_process_refresh_ends_within_the_invoke_that_needed_it() {
+    let source = wide_source();
+    let clock = MockClock::default();
+    let engine_config = EngineConfig {
+        home_region: "us-east-1".into(),
+        regions: vec!["us-east-1".into()],
+        ttl: Duration::from_secs(60),
+        max_stale: Duration::from_secs(3600),
+        ssm_prefix: None,
+        upstream_timeout: Duration::from_millis(500),
+    };
+    let sources = Sources {
+        tags: source.clone(),
+        catalog: source.clone(),
+        routes: None,
+    };
+    let local = Resolver::new(engine_config, sources, Arc::new(clock.clone()), Arc::default());
+    let extension = ExtensionClient::new("http://127.0.0.1:1", None, Duration::from_millis(200));
+    let config = Config::from_lookup(|k| (k == "AWS_REGION").then(|| "us-east-1".to_owned())).unwrap();
+    let app = App::new(
+        Backend::new(extension, local.clone()),
+        &config,
+        Metrics::new("resolver-fn", Box::new(Buffer::default())),
+    );
+    let deadline = std::time::SystemTime::now() + Duration::from_secs(30);
+    let mut context = Context::default();
+    context.deadline = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let payload = RawValue::from_string(json!({"tags": {"tenant": "acme"}}).to_string()).unwrap();
+    app.handle(LambdaEvent::new(payload.clone(), context.clone())).await.unwrap();
+    clock.advance(Duration::from_secs(120));
+    let stale = app.handle(LambdaEvent::new(payload, context)).await.unwrap();
+    assert_eq!(stale["cache"], "stale", "served at once from the old snapshot");
+    // Nothing else has run since the invoke returned: the refresh ended inside it.
+    assert_eq!(source.calls(Operation::GetResources), 2);
+    assert_eq!(local.health()["us-east-1"].state, "fresh");
+}

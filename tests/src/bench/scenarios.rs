@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "bench-token";
+pub(super) const TOKEN: &str = "bench-token";
 const REGION: &str = "us-east-1";
 
 /// `n` profiles: 50 tenants x 8 apps x 5 models, so any (tenant, app, model) is unique up to
@@ -57,7 +57,7 @@ fn memory_kb(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-fn engine_env(emulator: &str, ttl: &str) -> Vec<(String, String)> {
+pub(super) fn engine_env(emulator: &str, ttl: &str) -> Vec<(String, String)> {
     let mut env = aws_env(emulator, None, REGION);
     env.extend(
         [
@@ -97,7 +97,7 @@ fn resolve_target(url: &str, bodies: Vec<Bytes>) -> anyhow::Result<Target> {
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }

@@ -50,8 +50,17 @@ async fn main() -> anyhow::Result<()> {
     };
     // A failed section is reported and the others still run; the exit status tells.
     let mut failed = Vec::new();
-    // BENCH_ONLY=hits runs the first section alone, for quick comparisons while tuning.
-    let only_hits = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "hits");
+    // BENCH_ONLY=hits runs the first section alone, for quick comparisons while tuning;
+    // BENCH_ONLY=lifecycle the lifecycle section alone.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let only_hits = only == "hits";
+    if only == "lifecycle" {
+        let emu = harness::harness::Emulator::start(None)?;
+        emu.seed(&scenarios::seed(opts.profiles))?;
+        harness::bench::lifecycle::invoke_overhead(&opts, &mut rep, &emu).await?;
+        std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
+        return Ok(());
+    }
     match scenarios::hits_and_upstream(&opts, &mut rep, &scratch).await {
         Ok(_) if only_hits => {}
         Ok((emu, ext)) => {
@@ -60,6 +69,9 @@ async fn main() -> anyhow::Result<()> {
             }
             if let Err(e) = scenarios::cold_start(&opts, &mut rep, &emu).await {
                 failed.push(format!("cold start: {e:#}"));
+            }
+            if let Err(e) = harness::bench::lifecycle::invoke_overhead(&opts, &mut rep, &emu).await {
+                failed.push(format!("lifecycle: {e:#}"));
             }
         }
         Err(e) => failed.push(format!("cache hits and upstream calls: {e:#}")),
