@@ -199,7 +199,9 @@ async fn an_in_process_refresh_ends_within_the_invoke_that_needed_it() {
     let mut context = Context::default();
     context.deadline = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     let payload = RawValue::from_string(json!({"tags": {"tenant": "acme"}}).to_string()).unwrap();
-    app.handle(LambdaEvent::new(payload.clone(), context.clone())).await.unwrap();
+    app.handle(LambdaEvent::new(payload.clone(), context.clone()))
+        .await
+        .unwrap();
     clock.advance(Duration::from_secs(120));
     let stale = app.handle(LambdaEvent::new(payload, context)).await.unwrap();
     assert_eq!(stale["cache"], "stale", "served at once from the old snapshot");

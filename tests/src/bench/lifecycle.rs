@@ -36,11 +36,16 @@ pub async fn invoke_overhead(opts: &Options, report: &mut Report, emu: &Emulator
     let pct = |v: &[Duration], p: f64| {
         let mut v: Vec<f64> = v.iter().map(ms).collect();
         v.sort_by(f64::total_cmp);
-        v.get(((v.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0)
+        v.get(((v.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
     };
     report.add(
         SECTION,
-        &format!("init: exec to the first /next, first load awaited ({} profiles)", opts.profiles),
+        &format!(
+            "init: exec to the first /next, first load awaited ({} profiles)",
+            opts.profiles
+        ),
         init_ms,
         "ms",
     );
@@ -70,7 +75,10 @@ fn cycle(emulator: &str, ttl: &str, invokes: usize, frozen: Duration) -> anyhow:
     for _ in 0..invokes {
         std::thread::sleep(frozen);
         lambda.invoke(Duration::from_secs(30))?;
-        let reply = ext.resolve(TOKEN, &json!({"tags": {"tenant": "tenant-1", "app": "app-1", "model": "model-1"}}))?;
+        let reply = ext.resolve(
+            TOKEN,
+            &json!({"tags": {"tenant": "tenant-1", "app": "app-1", "model": "model-1"}}),
+        )?;
         anyhow::ensure!(reply.status == 200, "resolve answered {}: {}", reply.status, reply.body);
         lambda.freeze(ext.proc.pid(), BACK)?;
     }

@@ -184,6 +184,7 @@ impl Drop for FakeLambda {
 fn signal(name: &str, pid: u32) -> anyhow::Result<()> {
     let ok = Command::new("kill")
         .args([&format!("-{name}"), &pid.to_string()])
+        .stderr(std::process::Stdio::null())
         .status()?
         .success();
     if !ok {
