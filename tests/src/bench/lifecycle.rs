@@ -77,7 +77,7 @@ fn cycle(emulator: &str, ttl: &str, invokes: usize, frozen: Duration) -> anyhow:
         lambda.invoke(Duration::from_secs(30))?;
         let reply = ext.resolve(
             TOKEN,
-            &json!({"tags": {"tenant": "tenant-1", "app": "app-1", "model": "model-1"}}),
+            &json!({"tags": {"tenant": "tenant-1", "app": "app-0", "model": "model-0"}}),
         )?;
         anyhow::ensure!(reply.status == 200, "resolve answered {}: {}", reply.status, reply.body);
         lambda.freeze(ext.proc.pid(), BACK)?;
