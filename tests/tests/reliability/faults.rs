@@ -195,7 +195,13 @@ fn a_bedrock_denial_or_failure_builds_snapshots_from_tags_alone() {
         let rig = Rig::start(name, RigOptions::default(), |emu: &Emulator| {
             emu.set_fault(fault.clone()).unwrap()
         });
-        let (status, body, _) = rig.acme("eu-west-1");
+        // The build takes a whole upstream timeout in ListInferenceProfiles, as long as a cold
+        // request waits: the first request may still find the region loading.
+        let (status, body) = eventually(Duration::from_secs(5), || {
+            let (status, body, _) = rig.acme("eu-west-1");
+            (status != 503).then_some((status, body))
+        })
+        .unwrap_or_else(|| panic!("{name}: never answered: {}", rig.ext.logs()));
         assert_eq!(status, 200, "{name}: {body}");
         assert_eq!(body["profile"]["arn"], arn("eu-west-1", "euacmechat01").as_str());
         assert!(
