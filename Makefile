@@ -12,9 +12,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 all: build
 
-$(VENV)/.installed: tests/requirements.txt
+PY_CLIENT := clients/python/pyproject.toml $(wildcard clients/python/src/profile_resolver/*.py)
+
+$(VENV)/.installed: tests/requirements.txt $(PY_CLIENT)
+	@echo "== Installing the Python tools into $(VENV) (first run: a minute or two)"
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./clients/python
 	touch $@
 
 venv: $(VENV)/.installed

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use parking_lot::Mutex;
 use serde_json::json;
+use shared::query::reverse::ProfileKey;
 use shared::query::{self, Query};
 use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
 use std::sync::Arc;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/v1/resolve", get(resolve_get).post(resolve_post))
         .route("/v1/resolve/batch", post(resolve_batch))
+        .route("/v1/profiles/{*key}", get(profile))
         .route("/v1/refresh", post(refresh))
         .route("/v1/stats", get(stats))
         .fallback(not_found)
@@ -126,6 +128,13 @@ async fn resolve_get(State(s): State<AppState>, req: Request) -> Result<Response
 async fn resolve_post(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {
     let query = Query::from_json_bytes(&body)?;
     let answer = s.resolver.resolve(&query).await?;
+    Ok(json_response(200, answer.to_json()))
+}
+
+async fn profile(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
+    let encoded = req.uri().path().strip_prefix("/v1/profiles/").unwrap_or("");
+    let key = ProfileKey::from_path(encoded, req.uri().query())?;
+    let answer = s.resolver.profile(&key).await?;
     Ok(json_response(200, answer.to_json()))
 }
 

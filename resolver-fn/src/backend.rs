@@ -10,8 +10,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use shared::answer::BatchItem;
+use shared::query::reverse::ProfileKey;
 use shared::query::{MAX_BATCH, MAX_BODY, MAX_KEYS, Query};
-use shared::{ApiError, BatchAnswer, Resolver};
+use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -26,6 +27,8 @@ pub enum Call {
     One(Query),
     /// A batch; queries that failed to parse or were refused keep their error in place.
     Batch(Vec<Result<Query, ApiError>>),
+    /// A reverse lookup; under tenant isolation, the (tag, tenant) the profile must carry.
+    Profile(ProfileKey, Option<(String, String)>),
 }
 
 /// Which path answered.
@@ -78,11 +81,21 @@ impl ExtensionClient {
     /// POSTs a JSON body and returns the status and body, or `None` when the extension could not
     /// be reached in time.
     pub async fn post(&self, path: &str, body: String) -> Option<(u16, Bytes)> {
-        let mut req = Request::post(format!("{}{path}", self.base)).header("content-type", "application/json");
+        let req = Request::post(format!("{}{path}", self.base)).header("content-type", "application/json");
+        self.send(req, Bytes::from(body)).await
+    }
+
+    /// GETs a path, as [`ExtensionClient::post`] does.
+    pub async fn get(&self, path: &str) -> Option<(u16, Bytes)> {
+        self.send(Request::get(format!("{}{path}", self.base)), Bytes::new())
+            .await
+    }
+
+    async fn send(&self, mut req: hyper::http::request::Builder, body: Bytes) -> Option<(u16, Bytes)> {
         if let Some(token) = &self.token {
             req = req.header(TOKEN_HEADER, token);
         }
-        let req = req.body(Full::new(Bytes::from(body))).ok()?;
+        let req = req.body(Full::new(body)).ok()?;
         let call = async {
             let resp = self.client.request(req).await.ok()?;
             let status = resp.status().as_u16();
@@ -117,6 +130,7 @@ impl Backend {
         let reply = match call {
             Call::One(query) => self.one(call, query).await,
             Call::Batch(items) => self.batch(call, items).await,
+            Call::Profile(key, tenant) => self.profile(call, key, tenant.as_ref()).await,
         };
         self.local.settle(until).await;
         reply
@@ -198,6 +212,37 @@ impl Backend {
         }
     }
 
+    /// A reverse lookup. Under tenant isolation, a profile without the caller's tenant tag is
+    /// answered exactly as an unknown one, so another tenant's ARN cannot be probed.
+    async fn profile(&self, call: &Call, key: &ProfileKey, tenant: Option<&(String, String)>) -> Reply {
+        let reply = match self.extension.get(&key.to_path()).await {
+            Some((status, body)) if usable(status) => Reply {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+                via: Via::Extension,
+            },
+            _ => self.fallback(call).await,
+        };
+        let Some((tag, id)) = tenant else {
+            return reply;
+        };
+        let carries = || {
+            serde_json::from_str::<Value>(&reply.body)
+                .ok()
+                .is_some_and(|b| b["profile"]["tags"][tag.as_str()].as_str() == Some(id.as_str()))
+        };
+        if reply.status != 200 || carries() {
+            return reply;
+        }
+        let region = key.region.as_deref().unwrap_or(&self.local.config().home_region);
+        let hidden = ApiError::new(ErrorCode::NoMatch, format!("no profile {} in {region}", key.asked));
+        Reply {
+            status: hidden.status(),
+            body: hidden.to_json(),
+            via: reply.via,
+        }
+    }
+
     async fn fallback(&self, call: &Call) -> Reply {
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(url = %self.extension.base, "the extension is unreachable or refused the call; resolving in-process");
@@ -215,6 +260,10 @@ impl Backend {
                 200,
                 BatchAnswer(self.local.resolve_batch(items.clone()).await).to_json(),
             ),
+            Call::Profile(key, _) => match self.local.profile(key).await {
+                Ok(answer) => (200, answer.to_json()),
+                Err(e) => (e.status(), e.to_json()),
+            },
         };
         Reply {
             status,

@@ -81,7 +81,7 @@ pub struct HttpRequest {
 }
 
 /// The API's routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     /// `GET /v1/resolve`
     ResolveGet,
@@ -89,6 +89,8 @@ pub enum Route {
     ResolvePost,
     /// `POST /v1/resolve/batch`
     Batch,
+    /// `GET /v1/profiles/{id-or-arn}`: the part after `/v1/profiles/`, as it came.
+    Profile(String),
 }
 
 fn str_at<'a>(event: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -147,6 +149,22 @@ fn too_large() -> ApiError {
     )
 }
 
+/// Decoded pairs (API Gateway REST) back in their percent-encoded form.
+pub fn encode_params(pairs: &[(String, Option<String>)]) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let k = utf8_percent_encode(k, NON_ALPHANUMERIC);
+            match v {
+                Some(v) => format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)),
+                None => k.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Query parameters as (name, value) pairs, preferring the multi-value form.
 fn pairs(event: &Value) -> Vec<(String, Option<String>)> {
     let as_pairs = |map: &Map<String, Value>, multi: bool| -> Vec<(String, Option<String>)> {
@@ -183,6 +201,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
             format!("{method} is not allowed on {path}"),
         )
     };
+    if let Some((_, key)) = path.split_once("/v1/profiles/").filter(|(_, k)| !k.is_empty()) {
+        return if method == "GET" {
+            Ok(Route::Profile(key.to_owned()))
+        } else {
+            Err(wrong())
+        };
+    }
     if path.ends_with("/v1/resolve/batch") {
         return if method == "POST" {
             Ok(Route::Batch)
@@ -237,6 +262,28 @@ mod tests {
         assert_eq!(route("GET", "/v1/resolve").unwrap(), Route::ResolveGet);
         assert_eq!(route("POST", "/prod/v1/resolve").unwrap(), Route::ResolvePost);
         assert_eq!(route("POST", "/api/prod/v1/resolve/batch/").unwrap(), Route::Batch);
+    }
+
+    #[test]
+    fn a_profile_path_keeps_its_key_as_it_came() {
+        let arn = "arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fabc";
+        assert_eq!(
+            route("GET", &format!("/prod/v1/profiles/{arn}")).unwrap(),
+            Route::Profile(arn.to_owned())
+        );
+        assert_eq!(
+            route(
+                "GET",
+                "/v1/profiles/arn:aws:bedrock:us-east-1:1:application-inference-profile/abc"
+            )
+            .unwrap(),
+            Route::Profile("arn:aws:bedrock:us-east-1:1:application-inference-profile/abc".to_owned())
+        );
+        assert_eq!(
+            route("POST", "/v1/profiles/abc").unwrap_err().code,
+            ErrorCode::MethodNotAllowed
+        );
+        assert_eq!(route("GET", "/v1/profiles/").unwrap_err().code, ErrorCode::NotFound);
     }
 
     #[test]

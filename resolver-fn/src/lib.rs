@@ -36,6 +36,7 @@ use metrics::{Metrics, Outcome};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use shared::query::json::Json;
+use shared::query::reverse::ProfileKey;
 use shared::query::{self, Query};
 use shared::{ApiError, ErrorCode};
 use std::time::{Duration, Instant, SystemTime};
@@ -168,6 +169,15 @@ impl App {
                 event::Params::Decoded(pairs) => Query::from_params(pairs.iter().map(|(k, v)| (k, v.as_ref())))?,
             })?),
             Route::ResolvePost => Call::One(pin(Query::from_json_bytes(&request.body)?)?),
+            Route::Profile(encoded) => {
+                let query = match &request.params {
+                    event::Params::Raw(raw) => raw.clone(),
+                    event::Params::Decoded(pairs) => event::encode_params(pairs),
+                };
+                let key = ProfileKey::from_path(&encoded, Some(&query))?;
+                let tenant = tenant.map(|(tenancy, id)| (tenancy.tag.clone(), id));
+                Call::Profile(key, tenant)
+            }
             Route::Batch => Call::Batch(
                 query::parse_batch(&request.body)?
                     .into_iter()
@@ -178,12 +188,15 @@ impl App {
     }
 }
 
-/// A direct invoke's payload as a call: a batch when it has `queries`, else one query.
+/// A direct invoke's payload as a call: a batch when it has `queries`, a reverse lookup when it
+/// has `profile`, else one query.
 fn direct_call(raw: &str) -> Result<Call, ApiError> {
     let doc = Json::parse(raw.as_bytes()).map_err(|e| ApiError::invalid("body", e))?;
-    let is_batch = matches!(&doc, Json::Object(m) if m.iter().any(|(k, _)| k == "queries"));
-    if is_batch {
+    let has = |field: &str| matches!(&doc, Json::Object(m) if m.iter().any(|(k, _)| k == field));
+    if has("queries") {
         Ok(Call::Batch(query::batch_from_json(&doc)?))
+    } else if has("profile") {
+        Ok(Call::Profile(ProfileKey::from_json(&doc)?, None))
     } else {
         Ok(Call::One(Query::from_json(&doc, "")?))
     }
@@ -214,7 +227,7 @@ fn via(v: Via) -> &'static str {
 }
 
 fn outcome_of(reply: &Reply, call: &Call) -> Outcome {
-    let body: Value = if matches!(call, Call::One(_)) {
+    let body: Value = if matches!(call, Call::One(_) | Call::Profile(..)) {
         serde_json::from_str(&reply.body).unwrap_or(Value::Null)
     } else {
         Value::Null
@@ -222,7 +235,7 @@ fn outcome_of(reply: &Reply, call: &Call) -> Outcome {
     let text = |p: &str| body.pointer(p).and_then(Value::as_str).map(str::to_owned);
     let outcome = match (reply.status, call) {
         (200, Call::Batch(_)) => "Batch".to_owned(),
-        (200, Call::One(_)) => "OK".to_owned(),
+        (200, Call::One(_) | Call::Profile(..)) => "OK".to_owned(),
         _ => text("/error/code").unwrap_or_else(|| ErrorCode::UpstreamUnavailable.as_str().to_owned()),
     };
     Outcome {

@@ -362,6 +362,73 @@ async fn a_get_from_an_alb_without_multi_value_headers_is_refused_but_post_works
 }
 
 #[tokio::test]
+async fn the_reverse_lookup_answers_direct_invokes_and_http_with_a_percent_encoded_arn() {
+    let w = world(None);
+    let answer = invoke(&w.app, &json!({"profile": arn("p2")})).await.unwrap();
+    assert_eq!(answer["profile"]["arn"], arn("p2"));
+    assert_eq!(answer["profile"]["tags"]["app"], "batch");
+    let by_id = invoke(&w.app, &json!({"profile": "p3", "region": "us-east-1"}))
+        .await
+        .unwrap();
+    assert_eq!(by_id["profile"]["arn"], arn("p3"));
+    let unknown = invoke(&w.app, &json!({"profile": "nosuch"})).await.unwrap_err();
+    assert_eq!(unknown.error_type, "NoMatch");
+    assert!(unknown.message.contains("nosuch"), "{}", unknown.message);
+    let bad = invoke(&w.app, &json!({"profile": "arn:aws:s3:::bucket"}))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.error_type, "InvalidQuery");
+
+    let encoded = arn("p1").replace(':', "%3A").replace('/', "%2F");
+    let (status, body, _) = http(&w.app, &v2("GET", &format!("/prod/v1/profiles/{encoded}"), "", None)).await;
+    assert_eq!(
+        (status, body["profile"]["arn"].as_str()),
+        (200, Some(arn("p1").as_str()))
+    );
+    let (status, body, _) = http(
+        &w.app,
+        &v1("GET", "/v1/profiles/p1", json!({"region": ["us-east-1"]}), None),
+    )
+    .await;
+    assert_eq!(
+        (status, body["profile"]["arn"].as_str()),
+        (200, Some(arn("p1").as_str()))
+    );
+    let (status, body, _) = http(&w.app, &v2("GET", "/v1/profiles/p1", "region=ap-south-1", None)).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("region")));
+}
+
+#[tokio::test]
+async fn under_tenant_isolation_another_tenants_profile_looks_unknown() {
+    let w = world(tenancy());
+    let lookup = |id: &str| {
+        let mut e = fixture("example-apigw-v2-request-jwt-authorizer.json");
+        e["rawPath"] = json!(format!(
+            "/v1/profiles/{}",
+            arn(id).replace(':', "%3A").replace('/', "%2F")
+        ));
+        e["rawQueryString"] = json!("");
+        e["requestContext"]["http"]["method"] = json!("GET");
+        e["requestContext"]["authorizer"]["jwt"]["claims"] = json!({"custom:tenant": "globex"});
+        e["body"] = Value::Null;
+        e
+    };
+    let (status, own, _) = http(&w.app, &lookup("p3")).await;
+    assert_eq!(
+        (status, own["profile"]["arn"].as_str()),
+        (200, Some(arn("p3").as_str()))
+    );
+    let (status, other, _) = http(&w.app, &lookup("p1")).await;
+    let (_, unknown, _) = http(&w.app, &lookup("nope")).await;
+    assert_eq!((status, other["error"]["code"].as_str()), (404, Some("NoMatch")));
+    assert_eq!(
+        other["error"]["message"].as_str().unwrap().replace(&arn("p1"), "X"),
+        unknown["error"]["message"].as_str().unwrap().replace(&arn("nope"), "X"),
+        "another tenant's profile and an unknown one cannot be told apart"
+    );
+}
+
+#[tokio::test]
 async fn tenant_isolation_pins_the_query_to_the_claim() {
     let w = world(tenancy());
     let claims = json!({"custom:tenant": "globex"});

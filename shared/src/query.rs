@@ -3,6 +3,7 @@
 //! sorted and de-duplicated.
 
 pub mod json;
+pub mod reverse;
 
 use crate::error::ApiError;
 use json::Json;

@@ -18,6 +18,7 @@
 //! how a superseded refresh is fenced off.
 
 mod cell;
+mod lookup;
 mod routes;
 
 use routes::RouteOutcome;
@@ -274,23 +275,7 @@ impl Resolver {
         let region = query.region.as_deref().unwrap_or(&self.inner.config.home_region);
         let cell = self.cell(region)?;
         let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
-        let (entry, cache) = match cell.view(&self.now(), self.inner.config.max_stale) {
-            View::Fresh(e) => (Some(e), CacheState::Hit),
-            View::Stale(e) => {
-                self.start_region_refresh(region, false);
-                (Some(e), CacheState::Stale)
-            }
-            View::Unusable => {
-                // Routes may have to answer instead: load them alongside, not after.
-                self.start_routes_refresh(false);
-                (self.wait_for_region(region, cell, deadline).await, CacheState::Miss)
-            }
-        };
-        self.inner.stats.record(match cache {
-            CacheState::Hit => Event::Hit,
-            CacheState::Stale => Event::StaleHit,
-            CacheState::Miss => Event::Miss,
-        });
+        let (entry, cache) = self.region_snapshot(region, cell, deadline).await;
 
         if let Some(entry) = &entry {
             let hits = entry.value.matches(query);
@@ -298,16 +283,7 @@ impl Resolver {
                 return answer(query, &entry.value, entry.age(&self.now()), hits, cache);
             }
         }
-        let tags_failure = match &entry {
-            Some(_) => None,
-            None => Some(cell.last_error().unwrap_or_else(|| {
-                self.loading_error(
-                    &format!("the first snapshot of {region}"),
-                    cell,
-                    Operation::GetResources,
-                )
-            })),
-        };
+        let tags_failure = entry.is_none().then(|| self.region_failure(region, cell));
         match (self.route_answer(query, region, deadline).await, tags_failure, entry) {
             (RouteOutcome::Answer(answered), _, _) => answered,
             (RouteOutcome::Failed(routes), tags, _) => Err(unavailable(region, tags.as_ref(), Some(&routes))),
@@ -325,6 +301,45 @@ impl Resolver {
     /// Resolves each query of a batch on its own, concurrently.
     pub async fn resolve_batch(&self, queries: Vec<Result<Query, ApiError>>) -> Vec<Result<Resolution, ApiError>> {
         futures::future::join_all(queries.into_iter().map(|q| async move { self.resolve(&q?).await })).await
+    }
+
+    /// The region's snapshot for a request, if usable: at once when fresh or stale (a stale one
+    /// starts a refresh), else after waiting for the load until `deadline`.
+    async fn region_snapshot(
+        &self,
+        region: &str,
+        cell: &Cell<Snapshot>,
+        deadline: Instant,
+    ) -> (Option<Arc<cell::Entry<Snapshot>>>, CacheState) {
+        let (entry, cache) = match cell.view(&self.now(), self.inner.config.max_stale) {
+            View::Fresh(e) => (Some(e), CacheState::Hit),
+            View::Stale(e) => {
+                self.start_region_refresh(region, false);
+                (Some(e), CacheState::Stale)
+            }
+            View::Unusable => {
+                // Routes may have to answer instead: load them alongside, not after.
+                self.start_routes_refresh(false);
+                (self.wait_for_region(region, cell, deadline).await, CacheState::Miss)
+            }
+        };
+        self.inner.stats.record(match cache {
+            CacheState::Hit => Event::Hit,
+            CacheState::Stale => Event::StaleHit,
+            CacheState::Miss => Event::Miss,
+        });
+        (entry, cache)
+    }
+
+    /// Why a region has no usable snapshot.
+    fn region_failure(&self, region: &str, cell: &Cell<Snapshot>) -> SourceError {
+        cell.last_error().unwrap_or_else(|| {
+            self.loading_error(
+                &format!("the first snapshot of {region}"),
+                cell,
+                Operation::GetResources,
+            )
+        })
     }
 
     fn cell(&self, region: &str) -> Result<&Cell<Snapshot>, ApiError> {

@@ -109,6 +109,34 @@ impl Snapshot {
     pub fn matches(&self, query: &Query) -> Postings {
         self.index.matches(query)
     }
+
+    /// The position of the profile with this ARN: a binary search, never a scan.
+    pub fn position(&self, arn: &str) -> Option<u32> {
+        self.profiles
+            .binary_search_by(|p| (*p.arn).cmp(arn))
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    /// The position of the profile with this bare id. Profiles are sorted by ARN, so those of
+    /// one account (one ARN prefix) are contiguous and sorted by id: one binary search per
+    /// account in the snapshot (one, for a snapshot from the Tagging API).
+    pub fn position_of_id(&self, id: &str) -> Option<u32> {
+        let mut start = 0;
+        while let Some(first) = self.profiles.get(start) {
+            let prefix = &first.arn[..first.arn.rfind('/').map_or(0, |i| i + 1)];
+            let group = &self.profiles[start..];
+            let end = start + group.partition_point(|p| p.arn.starts_with(prefix));
+            let mut wanted = String::with_capacity(prefix.len() + id.len());
+            wanted.push_str(prefix);
+            wanted.push_str(id);
+            if let Ok(i) = self.profiles[start..end].binary_search_by(|p| (*p.arn).cmp(&wanted)) {
+                return Some((start + i) as u32);
+            }
+            start = end.max(start + 1);
+        }
+        None
+    }
 }
 
 #[cfg(test)]

@@ -88,11 +88,12 @@ class Template(unittest.TestCase):
             self.assertIn("parameter${RoutesPath}", json.dumps(r), "SSM access is limited to the routes path")
         self.assertNotIn("kms:Decrypt", actions, "SecureString routes are not supported, so no KMS")
 
-    def test_the_http_api_has_the_three_routes_with_iam_or_jwt_auth(self):
+    def test_the_http_api_has_the_four_routes_with_iam_or_jwt_auth(self):
         out = transformed()
         routes = of_type(out, "AWS::ApiGatewayV2::Route")
         keys = sorted(r["Properties"]["RouteKey"] for r in routes.values())
-        self.assertEqual(keys, ["GET /v1/resolve", "POST /v1/resolve", "POST /v1/resolve/batch"])
+        self.assertEqual(keys, ["GET /v1/profiles/{key+}", "GET /v1/resolve", "POST /v1/resolve",
+                                "POST /v1/resolve/batch"])
         for r in routes.values():
             self.assertEqual(r["Properties"]["AuthorizationType"], {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]})
         (authorizer,) = of_type(out, "AWS::ApiGatewayV2::Authorizer").values()

@@ -247,6 +247,39 @@ async fn a_body_over_64_kib_is_413() {
 }
 
 #[tokio::test]
+async fn the_reverse_lookup_answers_a_percent_encoded_arn_or_an_id_and_404s_the_unknown() {
+    let app = app();
+    let encoded = arn("p1").replace(':', "%3A").replace('/', "%2F");
+    let (status, body) = send(&app, req("GET", &format!("/v1/profiles/{encoded}"), "")).await;
+    assert_eq!(
+        (status, body["profile"]["arn"].as_str()),
+        (200, Some(arn("p1").as_str()))
+    );
+    let (status, body) = send(&app, req("GET", &format!("/v1/profiles/{}", arn("p1")), "")).await;
+    assert_eq!(
+        (status, body["profile"]["arn"].as_str()),
+        (200, Some(arn("p1").as_str())),
+        "unencoded too"
+    );
+    let id = arn("p1").rsplit('/').next().unwrap().to_owned();
+    let (status, body) = send(&app, req("GET", &format!("/v1/profiles/{id}?region=us-east-1"), "")).await;
+    assert_eq!(
+        (status, body["profile"]["arn"].as_str()),
+        (200, Some(arn("p1").as_str()))
+    );
+    let (status, body) = send(&app, req("GET", "/v1/profiles/nosuchprofile", "")).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("NoMatch")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("nosuchprofile"));
+    let (status, body) = send(&app, req("GET", "/v1/profiles/not%20an%20id", "")).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("profile")));
+    let (status, body) = send(&app, req("GET", "/v1/profiles/abc?region=ap-south-1", "")).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("region")));
+    let mut no_token = req("GET", &format!("/v1/profiles/{encoded}"), "");
+    no_token.headers_mut().remove(TOKEN_HEADER);
+    assert_eq!(code(&app, no_token).await.0, 401);
+}
+
+#[tokio::test]
 async fn oversized_targets_and_headers_get_json_414_and_431() {
     let long = format!("/v1/resolve?tag:k={}", "v".repeat(guard::MAX_URI));
     assert_eq!(code(&app(), req("GET", &long, "")).await, (414, "UriTooLong".into()));

@@ -3,13 +3,17 @@
 //! calls SSM.
 
 use super::cell::View;
+use super::lookup::find;
 use super::{Resolver, RouteTable, Target, answer};
 use crate::answer::{CacheState, Resolution};
 use crate::error::ApiError;
-use crate::query::Query;
+use crate::query::reverse::ProfileKey;
+use crate::query::{MatchMode, Query};
+use crate::snapshot::Snapshot;
 use crate::source::routes::snapshots_by_region;
 use crate::source::{Operation, SourceError};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::time::Instant;
 
 impl Resolver {
@@ -39,10 +43,15 @@ impl Resolver {
         );
     }
 
-    /// Routes' answer for a query the tags did not answer.
-    pub(super) async fn route_answer(&self, query: &Query, region: &str, deadline: Instant) -> RouteOutcome {
+    /// The routes of `region` (loading them, until `deadline`, if none are usable), with their
+    /// age and cache state; `Ok(None)` when routes are disabled or none is in the region.
+    async fn region_routes(
+        &self,
+        region: &str,
+        deadline: Instant,
+    ) -> Result<Option<(Arc<Snapshot>, Duration, CacheState)>, SourceError> {
         if self.inner.sources.routes.is_none() {
-            return RouteOutcome::NoMatch;
+            return Ok(None);
         }
         let cell = &self.inner.routes;
         let (entry, cache) = match cell.view(&self.now(), self.inner.config.max_stale) {
@@ -58,19 +67,40 @@ impl Resolver {
             }
         };
         let Some(entry) = entry else {
-            let failure = cell
+            return Err(cell
                 .last_error()
-                .unwrap_or_else(|| self.loading_error("the routes", cell, Operation::GetParametersByPath));
-            return RouteOutcome::Failed(failure);
+                .unwrap_or_else(|| self.loading_error("the routes", cell, Operation::GetParametersByPath)));
         };
-        let Some(snapshot) = entry.value.get(region) else {
-            return RouteOutcome::NoMatch;
-        };
-        let hits = snapshot.matches(query);
-        if hits.is_empty() {
-            return RouteOutcome::NoMatch;
+        let age = entry.age(&self.now());
+        Ok(entry.value.get(region).map(|s| (s.clone(), age, cache)))
+    }
+
+    /// Routes' answer for a query the tags did not answer.
+    pub(super) async fn route_answer(&self, query: &Query, region: &str, deadline: Instant) -> RouteOutcome {
+        match self.region_routes(region, deadline).await {
+            Err(failure) => RouteOutcome::Failed(failure),
+            Ok(None) => RouteOutcome::NoMatch,
+            Ok(Some((snapshot, age, cache))) => {
+                let hits = snapshot.matches(query);
+                if hits.is_empty() {
+                    RouteOutcome::NoMatch
+                } else {
+                    RouteOutcome::Answer(answer(query, &snapshot, age, hits, cache))
+                }
+            }
         }
-        RouteOutcome::Answer(answer(query, snapshot, entry.age(&self.now()), hits, cache))
+    }
+
+    /// Routes' record of one profile the snapshot does not hold.
+    pub(super) async fn route_lookup(&self, key: &ProfileKey, region: &str, deadline: Instant) -> RouteOutcome {
+        match self.region_routes(region, deadline).await {
+            Err(failure) => RouteOutcome::Failed(failure),
+            Ok(None) => RouteOutcome::NoMatch,
+            Ok(Some((snapshot, age, cache))) => match find(&snapshot, key) {
+                Some(pos) => RouteOutcome::Answer(Ok(Resolution::new(snapshot, vec![pos], MatchMode::One, cache, age))),
+                None => RouteOutcome::NoMatch,
+            },
+        }
     }
 }
 

@@ -540,3 +540,63 @@ async fn a_broad_ambiguous_match_lists_the_first_candidates_and_the_count() {
     assert!(listed.windows(2).all(|p| p[0] < p[1]), "sorted");
     assert!(err.message.starts_with("500 profiles match"), "{}", err.message);
 }
+
+fn key(k: &str, region: Option<&str>) -> crate::query::reverse::ProfileKey {
+    crate::query::reverse::ProfileKey::new(k, region).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_reverse_lookup_finds_a_profile_by_arn_or_id_without_an_upstream_call() {
+    let w = World::new();
+    w.resolver.prewarm();
+    settle().await;
+    let calls = w.tag_calls();
+    let by_arn = w.resolver.profile(&key(&arn("us-east-1", "p2"), None)).await.unwrap();
+    assert_eq!(arns(&by_arn), [arn("us-east-1", "p2")]);
+    let json: serde_json::Value = serde_json::from_str(&by_arn.to_json()).unwrap();
+    assert_eq!(json["profile"]["tags"]["app"], "batch");
+    assert_eq!(json["cache"], "hit");
+    let by_id = w.resolver.profile(&key("p3", None)).await.unwrap();
+    assert_eq!(arns(&by_id), [arn("us-east-1", "p3")]);
+    let elsewhere = w.resolver.profile(&key("e1", Some("eu-west-1"))).await.unwrap();
+    assert_eq!(arns(&elsewhere), [arn("eu-west-1", "e1")]);
+    for _ in 0..100 {
+        let err = w.resolver.profile(&key("nosuchprofile", None)).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NoMatch);
+        assert!(err.message.contains("nosuchprofile"), "{}", err.message);
+    }
+    assert_eq!(w.tag_calls(), calls, "lookups, found or not, call no upstream");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_profile_known_only_from_a_route_answers_with_the_routes_record() {
+    let w = World::new();
+    let routed = w
+        .resolver
+        .profile(&key(&arn("us-east-1", "route1"), None))
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&routed.to_json()).unwrap();
+    assert_eq!(json["source"], "parameter-store");
+    assert_eq!(json["profile"]["tags"]["tenant"], "initech");
+    assert!(json["profile"].get("name").is_none());
+    let by_id = w.resolver.profile(&key("route1", None)).await.unwrap();
+    assert_eq!(arns(&by_id), [arn("us-east-1", "route1")]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_lookup_outside_the_allowed_regions_is_invalid_before_any_call() {
+    let w = World::new();
+    let err = w.resolver.profile(&key("p1", Some("ap-south-1"))).await.unwrap_err();
+    assert_eq!(
+        (err.code, err.field.as_deref()),
+        (ErrorCode::InvalidQuery, Some("region"))
+    );
+    let err = w
+        .resolver
+        .profile(&key(&arn("ap-south-1", "p1"), None))
+        .await
+        .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("region"));
+    assert_eq!(w.tag_calls(), 0);
+}

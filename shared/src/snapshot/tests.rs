@@ -161,3 +161,36 @@ fn non_profile_arns_and_duplicates_are_dropped() {
     );
     assert_eq!(ids(&s, r#"{"tags": {"a": "1"}, "match": "all"}"#), ["p1"]);
 }
+
+#[test]
+fn positions_by_arn_and_by_id_are_found_across_accounts() {
+    let mut interner = crate::profile::Interner::default();
+    let mut profiles = Vec::new();
+    for (account, id) in [
+        ("111111111111", "b2"),
+        ("222222222222", "a1"),
+        ("111111111111", "a1"),
+        ("222222222222", "c3"),
+    ] {
+        let arn = format!("arn:aws:bedrock:us-east-1:{account}:application-inference-profile/{id}");
+        profiles.push(Profile::from_arn(&arn, vec![("k".to_owned(), "v".to_owned())], false, &mut interner).unwrap());
+    }
+    let s = Snapshot::new(Origin::TaggingApi, profiles);
+    let arn = "arn:aws:bedrock:us-east-1:222222222222:application-inference-profile/c3";
+    let pos = s.position(arn).unwrap();
+    assert_eq!(&*s.get(pos).unwrap().arn, arn);
+    assert_eq!(
+        s.position("arn:aws:bedrock:us-east-1:222222222222:application-inference-profile/zz"),
+        None
+    );
+    let c3 = s.position_of_id("c3").unwrap();
+    assert_eq!(&*s.get(c3).unwrap().arn, arn);
+    let b2 = s.position_of_id("b2").unwrap();
+    assert!(
+        s.get(b2)
+            .unwrap()
+            .arn
+            .ends_with("111111111111:application-inference-profile/b2")
+    );
+    assert_eq!(s.position_of_id("zz"), None);
+}

@@ -174,6 +174,32 @@ fn api_gateway_v1_v2_and_function_url_events_go_through_cargo_lambda_invoke() {
 }
 
 #[test]
+fn a_percent_encoded_arn_reaches_the_function_intact_through_an_http_api_event() {
+    let stack = Stack::start("profile-lookup", "60", 0, |_| {});
+    let direct = stack.invoke(&json!({"profile": arn("globexchat01")})).unwrap();
+    assert_eq!(direct["profile"]["arn"], arn("globexchat01").as_str());
+    let unknown = stack.invoke(&json!({"profile": "nosuchprofile"})).unwrap_err();
+    assert_eq!(unknown.error_type, "NoMatch");
+    // API Gateway's HTTP API hands over the greedy {key+} still percent-encoded in rawPath.
+    let encoded = arn("acmechat0001").replace(':', "%3A").replace('/', "%2F");
+    for (path, query) in [
+        (format!("/v1/profiles/{encoded}"), ""),
+        ("/prod/v1/profiles/acmechat0001".to_owned(), "region=us-east-1"),
+    ] {
+        let mut event = fixtures::event("example-apigw-v2-request-jwt-authorizer.json");
+        event["rawPath"] = json!(path);
+        event["rawQueryString"] = json!(query);
+        event["requestContext"]["http"]["method"] = json!("GET");
+        event["body"] = Value::Null;
+        let resp = stack.invoke(&event).expect("HTTP events succeed");
+        assert_eq!(resp["statusCode"], 200, "{path}: {resp}");
+        let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["profile"]["arn"], arn("acmechat0001").as_str(), "{path}");
+        assert_eq!(body["profile"]["tags"]["tenant"], "acme");
+    }
+}
+
+#[test]
 fn the_function_answers_in_process_when_the_extension_is_killed() {
     let mut stack = Stack::start_with("killed", "60", 0, false, |_| {});
     assert_eq!(

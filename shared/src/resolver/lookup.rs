@@ -1,0 +1,54 @@
+//! The reverse lookup: one profile's record by ARN or id, found in the snapshot by binary
+//! search (never a scan), then among the routes. No upstream call but a cold region's load.
+
+use super::routes::RouteOutcome;
+use super::{Resolver, unavailable};
+use crate::answer::Resolution;
+use crate::error::{ApiError, ErrorCode};
+use crate::query::MatchMode;
+use crate::query::reverse::ProfileKey;
+use crate::snapshot::Snapshot;
+
+impl Resolver {
+    /// The record of the profile `key` names, answered as a `match=one` resolution.
+    ///
+    /// # Errors
+    /// `InvalidQuery` (region not allowed), `NoMatch` (unknown profile), or
+    /// `UpstreamUnavailable` when neither the snapshot nor the routes could be read.
+    pub async fn profile(&self, key: &ProfileKey) -> Result<Resolution, ApiError> {
+        let region = key.region.as_deref().unwrap_or(&self.inner.config.home_region);
+        let cell = self.cell(region)?;
+        let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
+        let (entry, cache) = self.region_snapshot(region, cell, deadline).await;
+        if let Some(entry) = &entry {
+            if let Some(pos) = find(&entry.value, key) {
+                let age = entry.age(&self.now());
+                return Ok(Resolution::new(
+                    entry.value.clone(),
+                    vec![pos],
+                    MatchMode::One,
+                    cache,
+                    age,
+                ));
+            }
+        }
+        let tags_failure = entry.is_none().then(|| self.region_failure(region, cell));
+        match (self.route_lookup(key, region, deadline).await, tags_failure) {
+            (RouteOutcome::Answer(answered), _) => answered,
+            (RouteOutcome::Failed(routes), tags) => Err(unavailable(region, tags.as_ref(), Some(&routes))),
+            (RouteOutcome::NoMatch, Some(tags)) => Err(unavailable(region, Some(&tags), None)),
+            (RouteOutcome::NoMatch, None) => Err(ApiError::new(
+                ErrorCode::NoMatch,
+                format!("no profile {} in {region}", key.asked),
+            )),
+        }
+    }
+}
+
+/// The position of the profile `key` names in `snapshot`.
+pub(super) fn find(snapshot: &Snapshot, key: &ProfileKey) -> Option<u32> {
+    match &key.arn {
+        Some(arn) => snapshot.position(arn),
+        None => snapshot.position_of_id(&key.id),
+    }
+}
