@@ -8,7 +8,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint test test-rust test-python doc demo demo-up bench clean
+.PHONY: all venv build lint test test-rust test-python test-ts doc demo demo-up bench clean
 
 all: build
 
@@ -41,7 +41,15 @@ test-rust: venv build
 test-python: venv build
 	PROFILE_RESOLVER_SAM_BUILD=1 LAYER_ARCH=x86_64 $(PY) -m unittest discover -s tests/python -p 'test_*.py' -v
 
-test: lint doc test-rust test-python
+# The TypeScript client: the shipped JavaScript must be what the sources compile to, and it is
+# tested with node --test against the real extension.
+test-ts: build
+	@echo "== TypeScript client"
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p .
+	git diff --exit-code -- clients/typescript/dist || (echo "clients/typescript/dist is stale: run npx tsc -p . there" && exit 1)
+	cd clients/typescript && node --test test/
+
+test: lint doc test-rust test-python test-ts
 
 demo: venv
 	scripts/demo.sh

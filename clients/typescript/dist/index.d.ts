@@ -1,0 +1,129 @@
+/**
+ * Client for profile-resolver's cache-extension on loopback: which Amazon Bedrock application
+ * inference profile ARN serves these tags, and the way back (which model is behind an ARN).
+ * Zero runtime dependencies: Node's fetch.
+ */
+export type TagValue = string | readonly string[];
+export type Tags = Readonly<Record<string, TagValue>>;
+export type MatchMode = "one" | "all";
+export interface Profile {
+    arn: string;
+    id?: string;
+    name?: string;
+    region: string;
+    accountId: string;
+    status?: string;
+    models?: string[];
+    tags: Record<string, string>;
+}
+export interface Answer {
+    source: "tagging-api" | "parameter-store";
+    cache: "hit" | "stale" | "miss";
+    ageSeconds: number;
+}
+export interface OneAnswer extends Answer {
+    profile: Profile;
+}
+export interface AllAnswer extends Answer {
+    profiles: Profile[];
+}
+export interface Query {
+    tags: Tags;
+    region?: string;
+    match?: MatchMode;
+}
+export interface ErrorDetail {
+    code: string;
+    message: string;
+    field?: string;
+    candidates?: string[];
+    count?: number;
+    operation?: string;
+}
+export type BatchResult = ({
+    status: 200;
+} & Partial<OneAnswer> & Partial<AllAnswer>) | {
+    status: number;
+    error: ErrorDetail;
+};
+/** Any error the resolver answered, or a transport failure (`code` is then undefined). */
+export declare class ProfileResolverError extends Error {
+    readonly code: string | undefined;
+    readonly status: number | undefined;
+    readonly detail: Partial<ErrorDetail>;
+    constructor(message: string, status?: number, detail?: Partial<ErrorDetail>, code?: string);
+}
+export declare class InvalidQuery extends ProfileResolverError {
+    get field(): string | undefined;
+}
+export declare class Unauthorized extends ProfileResolverError {
+}
+export declare class Forbidden extends ProfileResolverError {
+}
+export declare class NoMatch extends ProfileResolverError {
+}
+export declare class NotFound extends ProfileResolverError {
+}
+export declare class MethodNotAllowed extends ProfileResolverError {
+}
+export declare class RequestTimeout extends ProfileResolverError {
+}
+export declare class AmbiguousMatch extends ProfileResolverError {
+    /** The first matching ARNs, sorted. */
+    get candidates(): string[];
+    /** How many profiles matched. */
+    get count(): number;
+}
+export declare class PayloadTooLarge extends ProfileResolverError {
+}
+export declare class UriTooLong extends ProfileResolverError {
+}
+export declare class HeadersTooLarge extends ProfileResolverError {
+}
+export declare class TooManyRequests extends ProfileResolverError {
+}
+export declare class UpstreamUnavailable extends ProfileResolverError {
+    /** The failing upstream operation(s), e.g. `GetResources`. */
+    get operation(): string | undefined;
+}
+/** The exception for an error body `{"error": {...}}` answered with `status`. */
+export declare function errorFrom(status: number, body: unknown): ProfileResolverError;
+/** The extension reads its token from the first of these that is set. */
+export declare const TOKEN_VARIABLES: readonly ["PROFILE_RESOLVER_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+type Env = Readonly<Record<string, string | undefined>>;
+/** The token the extension expects, in the extension's own order. */
+export declare function tokenFrom(env: Env): string | undefined;
+export interface ClientOptions {
+    /** `http://127.0.0.1:PORT`; by default the port is `PROFILE_RESOLVER_PORT`, else 9797. */
+    url?: string;
+    /** By default read from the environment, as the extension does. */
+    token?: string;
+    /** Per request, in milliseconds (default 2000). */
+    timeoutMs?: number;
+    /** Retries of 429 and 503, with full jitter (default 2). */
+    retries?: number;
+    /** The first retry waits up to this many milliseconds, doubling (default 50). */
+    backoffMs?: number;
+    /** The environment to read (default `process.env`). */
+    env?: Env;
+}
+/** A client of the extension on 127.0.0.1. `new Client()` needs no arguments inside a function with the layer. */
+export declare class Client {
+    readonly url: string;
+    readonly token: string | undefined;
+    readonly timeoutMs: number;
+    readonly retries: number;
+    readonly backoffMs: number;
+    constructor(options?: ClientOptions);
+    /** The one profile serving `tags`. Throws NoMatch, AmbiguousMatch (with candidates), ... */
+    resolve(tags: Tags, region?: string, match?: MatchMode): Promise<OneAnswer>;
+    /** Every profile serving `tags`, possibly none. */
+    resolveAll(tags: Tags, region?: string): Promise<AllAnswer>;
+    /** Up to 100 queries; each result keeps its own status, failures in place. */
+    resolveBatch(queries: readonly Query[]): Promise<BatchResult[]>;
+    /** The reverse lookup: one profile's record by ARN, or by id in `region` (or the home region). */
+    profile(arnOrId: string, region?: string): Promise<OneAnswer>;
+    private call;
+    private send;
+}
+export {};
