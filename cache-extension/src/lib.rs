@@ -37,6 +37,7 @@
 pub mod config;
 pub mod http;
 pub mod lifecycle;
+pub mod metrics;
 pub mod server;
 
 use config::Config;
@@ -102,7 +103,7 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
     tracing::info!(%addr, regions = ?config.engine.regions, "listening");
 
     let sdk = load_sdk_config(config.engine.upstream_timeout).await;
-    let stats = Arc::default();
+    let stats = Arc::new(shared::stats::Stats::for_regions(&config.engine.regions));
     let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats));
     let resolver = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
     resolver.prewarm();
@@ -117,20 +118,31 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
         DRAIN,
     ));
 
+    let emf = metrics::Emf::new(Box::new(std::io::stdout()));
     let outcome = match runtime_api {
-        Some(api) => event_loop(&ExtensionsApi::new(api), name, &resolver).await,
+        Some(api) => event_loop(&ExtensionsApi::new(api), name, &resolver, &emf).await,
         None => {
-            wait_for_signal().await;
+            // Standalone nothing freezes the process: a timer paces the metrics.
+            tokio::select! {
+                () = wait_for_signal() => {},
+                () = async {
+                    loop {
+                        tokio::time::sleep(metrics::INTERVAL).await;
+                        emf.maybe_emit(&resolver, std::time::SystemTime::now());
+                    }
+                } => {},
+            }
             Ok(())
         }
     };
+    emf.emit(&resolver, std::time::SystemTime::now());
     let _ = stop_tx.send(());
     let _ = server.await;
     tracing::info!("stopped");
     outcome
 }
 
-async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver) -> Result<(), RunError> {
+async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver, emf: &metrics::Emf) -> Result<(), RunError> {
     let id = api.register(name).await?;
     tracing::info!(name, "registered");
     if !resolver.settle(tokio::time::Instant::now() + INIT_WAIT).await {
@@ -148,6 +160,8 @@ async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver) -> Res
                 if !resolver.settle(tokio::time::Instant::now() + left).await {
                     tracing::warn!("a refresh did not end within the invoke; it resumes at the next one");
                 }
+                // Paced by invokes: a frozen sandbox runs no timer.
+                emf.maybe_emit(resolver, std::time::SystemTime::now());
             }
             Event::Shutdown { shutdown_reason } => {
                 tracing::info!(reason = %shutdown_reason, "shutdown");

@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     config.log.init();
     let sdk = load_sdk_config(config.engine.upstream_timeout).await;
-    let stats = Arc::default();
+    let stats = Arc::new(shared::stats::Stats::for_regions(&config.engine.regions));
     let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats));
     // Not prewarmed: the in-process engine loads only if the extension is ever unreachable.
     let local = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);

@@ -323,11 +323,14 @@ impl Resolver {
                 (self.wait_for_region(region, cell, deadline).await, CacheState::Miss)
             }
         };
-        self.inner.stats.record(match cache {
-            CacheState::Hit => Event::Hit,
-            CacheState::Stale => Event::StaleHit,
-            CacheState::Miss => Event::Miss,
-        });
+        self.inner.stats.record(
+            region,
+            match cache {
+                CacheState::Hit => Event::Hit,
+                CacheState::Stale => Event::StaleHit,
+                CacheState::Miss => Event::Miss,
+            },
+        );
         (entry, cache)
     }
 
@@ -486,13 +489,13 @@ impl Resolver {
         match (recorded, failure) {
             (Recorded::Published, _) => {
                 if counted {
-                    inner.stats.record(Event::Refresh);
+                    inner.stats.record(name, Event::Refresh);
                 }
                 tracing::info!(target = name, "refreshed");
             }
             (Recorded::Failed, Some(e)) => {
                 if counted {
-                    inner.stats.record(Event::RefreshFailure);
+                    inner.stats.record(name, Event::RefreshFailure);
                 }
                 tracing::warn!(target = name, operation = %e.operation, error = %e, "refresh failed");
             }

@@ -104,7 +104,16 @@ class Template(unittest.TestCase):
         out = transformed()
         self.assertEqual(set(out["Outputs"]), {"FunctionArn", "LayerArn", "ApiUrl"})
         metrics = sorted(a["Properties"]["MetricName"] for a in of_type(out, "AWS::CloudWatch::Alarm").values())
-        self.assertEqual(metrics, ["Errors", "UpstreamUnavailable"])
+        self.assertEqual(metrics, ["Errors", "SnapshotAgeSeconds", "UpstreamUnavailable"])
+        (age,) = [a for a in of_type(out, "AWS::CloudWatch::Alarm").values()
+                  if a["Properties"]["MetricName"] == "SnapshotAgeSeconds"]
+        self.assertEqual(age["Properties"]["Namespace"], "ProfileResolver", "the extension's EMF namespace")
+        self.assertEqual(age["Properties"]["Dimensions"][0]["Name"], "Region")
+
+    def test_the_function_logs_json(self):
+        out = transformed()
+        (fn,) = of_type(out, "AWS::Lambda::Function").values()
+        self.assertEqual(fn["Properties"]["LoggingConfig"], {"LogFormat": "JSON"})
 
     @unittest.skipUnless(os.environ.get("PROFILE_RESOLVER_SAM_BUILD") == "1",
                          "set PROFILE_RESOLVER_SAM_BUILD=1 (make test-sam-build) for the release build")

@@ -40,7 +40,7 @@ impl CatalogSource for SdkCatalogSource {
         let mut token: Option<String> = None;
         let mut pages = super::Pages::default();
         loop {
-            self.stats.upstream_call(op);
+            self.stats.upstream_call(region, op);
             let page = client
                 .list_inference_profiles()
                 .type_equals(InferenceProfileType::Application)

@@ -24,6 +24,8 @@ pub const DEFAULT_PREFIX: &str = "/profile-resolver/routes/";
 pub struct SdkRouteSource {
     client: Client,
     prefix: String,
+    /// The SDK config's region, for the counters.
+    region: String,
     stats: Arc<Stats>,
 }
 
@@ -33,6 +35,7 @@ impl SdkRouteSource {
         Self {
             client: Client::new(sdk),
             prefix: prefix.to_owned(),
+            region: sdk.region().map(|r| r.as_ref().to_owned()).unwrap_or_default(),
             stats,
         }
     }
@@ -46,7 +49,7 @@ impl RouteSource for SdkRouteSource {
         let mut token: Option<String> = None;
         let mut pages = super::Pages::default();
         loop {
-            self.stats.upstream_call(op);
+            self.stats.upstream_call(&self.region, op);
             let page = self
                 .client
                 .get_parameters_by_path()

@@ -27,12 +27,17 @@ impl SdkTagSource {
         Self { clients, stats }
     }
 
-    async fn list_all(&self, client: &Client, progress: &Heartbeat) -> Result<Vec<TaggedResource>, SourceError> {
+    async fn list_all(
+        &self,
+        client: &Client,
+        region: &str,
+        progress: &Heartbeat,
+    ) -> Result<Vec<TaggedResource>, SourceError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         let mut pages = super::Pages::default();
         loop {
-            self.stats.upstream_call(Operation::GetResources);
+            self.stats.upstream_call(region, Operation::GetResources);
             let page = client
                 .get_resources()
                 .resource_type_filters(RESOURCE_TYPE)
@@ -70,13 +75,13 @@ impl TagSource for SdkTagSource {
                 format!("no client for region {region}"),
             )
         })?;
-        match self.list_all(client, progress).await {
+        match self.list_all(client, region, progress).await {
             Err(e) if e.kind == FailureKind::PaginationTokenExpired => {
                 tracing::warn!(
                     region,
                     "pagination token expired mid-listing; restarting the listing once"
                 );
-                self.list_all(client, progress).await
+                self.list_all(client, region, progress).await
             }
             other => other,
         }

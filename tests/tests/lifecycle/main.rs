@@ -197,4 +197,25 @@ fn the_first_invoke_after_init_is_answered_from_the_load_finished_during_init() 
     sb.lambda.freeze(sb.ext.proc.pid(), BACK_IN_NEXT).unwrap();
     sb.lambda.shutdown().unwrap();
     assert!(sb.ext.wait_exit(Duration::from_secs(5)).is_some_and(|(_, ok)| ok));
+    // Metrics: one EMF line at the first invoke (none emitted yet) and one at SHUTDOWN.
+    let emf: Vec<Value> = sb
+        .ext
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["_aws"]["CloudWatchMetrics"].is_array())
+        .collect();
+    assert_eq!(emf.len(), 2, "{}", sb.ext.logs());
+    let last = &emf[1];
+    assert_eq!(last["Region"], "us-east-1");
+    assert_eq!(last["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ProfileResolver");
+    // The invoke found the snapshot past its TTL and refreshed it before going back to /next.
+    assert!(last["SnapshotAgeSeconds"].as_f64().is_some_and(|a| a < 2.0), "{last}");
+    let calls = emf[0]["GetResourcesCalls"].as_u64().unwrap() + last["GetResourcesCalls"].as_u64().unwrap();
+    assert!(calls >= 2, "the init load's pages were counted: {emf:?}");
+    let hits = emf
+        .iter()
+        .map(|d| d["Hits"].as_u64().unwrap() + d["StaleHits"].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(hits, 1, "the one answered query: {emf:?}");
 }
