@@ -52,19 +52,27 @@ test-ts: build
 test: lint doc test-rust test-python test-ts
 
 demo: venv
+	@echo "== Building the binaries (the first run compiles the AWS SDK: several minutes)"
+	$(CARGO) build --workspace --bins
 	scripts/demo.sh
 
 demo-up: venv
+	@echo "== Building the binaries (the first run compiles the AWS SDK: several minutes)"
+	$(CARGO) build --workspace --bins
 	scripts/demo.sh --keep
 
 # The benchmark (not part of CI): release binaries, one table in docs/benchmarks.md, a chart.
 bench: venv
+	@echo "== [1/4] Release build of every binary (first run: several minutes)"
 	$(CARGO) build --release --workspace --bins
-	$(CARGO) bench -p profile-resolver-shared --bench engine -- --noplot | tee target/criterion-engine.txt
+	@echo "== [2/4] Engine micro-benchmarks (criterion)"
+	$(CARGO) bench -p profile-resolver-shared --bench engine -- --noplot
+	@echo "== [3/4] Scenarios against real processes (progress on stderr)"
 	target/release/bench --out docs
+	@echo "== [4/4] Chart and criterion table"
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2
 	$(PY) scripts/bench_chart.py docs/benchmarks.json docs/benchmarks-latency.png
-	$(PY) scripts/bench_criterion.py target/criterion-engine.txt docs/benchmarks.md
+	$(PY) scripts/bench_criterion.py target/criterion docs/benchmarks.md
 
 clean:
 	$(CARGO) clean

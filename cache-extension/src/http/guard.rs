@@ -6,6 +6,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use shared::{ApiError, ErrorCode};
+use subtle::ConstantTimeEq;
 
 /// The header that carries the token.
 pub const TOKEN_HEADER: &str = "x-profile-resolver-token";
@@ -40,7 +41,7 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
                 ))
                 .into_response();
             }
-            (Some(one), None) if constant_time_eq(one.as_bytes(), expected.as_bytes()) => {}
+            (Some(one), None) if bool::from(one.as_bytes().ct_eq(expected.as_bytes())) => {}
             _ => {
                 return Problem(ApiError::new(
                     ErrorCode::Forbidden,
@@ -75,11 +76,4 @@ fn oversized(req: &Request) -> Option<Problem> {
         )));
     }
     None
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -20,17 +20,17 @@ impl Resolver {
         let cell = self.cell(region)?;
         let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
         let (entry, cache) = self.region_snapshot(region, cell, deadline).await;
-        if let Some(entry) = &entry {
-            if let Some(pos) = find(&entry.value, key) {
-                let age = entry.age(&self.now());
-                return Ok(Resolution::new(
-                    entry.value.clone(),
-                    vec![pos],
-                    MatchMode::One,
-                    cache,
-                    age,
-                ));
-            }
+        if let Some(entry) = &entry
+            && let Some(pos) = find(&entry.value, key)
+        {
+            let age = entry.age(&self.now());
+            return Ok(Resolution::new(
+                entry.value.clone(),
+                vec![pos],
+                MatchMode::One,
+                cache,
+                age,
+            ));
         }
         let tags_failure = entry.is_none().then(|| self.region_failure(region, cell));
         match (self.route_lookup(key, region, deadline).await, tags_failure) {

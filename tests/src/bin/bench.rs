@@ -61,15 +61,19 @@ async fn main() -> anyhow::Result<()> {
         std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
         return Ok(());
     }
+    eprintln!("== bench: cache hits against the bare server, and upstream calls");
     match scenarios::hits_and_upstream(&opts, &mut rep, &scratch).await {
         Ok(_) if only_hits => {}
         Ok((emu, ext)) => {
+            eprintln!("== bench: the whole invoke path under cargo lambda watch");
             if let Err(e) = scenarios::whole_path(&opts, &mut rep, &scratch, &emu, &ext).await {
                 failed.push(format!("whole path: {e:#}"));
             }
+            eprintln!("== bench: cold start");
             if let Err(e) = scenarios::cold_start(&opts, &mut rep, &emu).await {
                 failed.push(format!("cold start: {e:#}"));
             }
+            eprintln!("== bench: the lifecycle's cost per invoke");
             if let Err(e) = harness::bench::lifecycle::invoke_overhead(&opts, &mut rep, &emu).await {
                 failed.push(format!("lifecycle: {e:#}"));
             }
@@ -77,7 +81,10 @@ async fn main() -> anyhow::Result<()> {
         Err(e) => failed.push(format!("cache hits and upstream calls: {e:#}")),
     }
     if only_hits {
-    } else if let Err(e) = scenarios::large(&opts, &mut rep, &scratch).await {
+    } else if let Err(e) = {
+        eprintln!("== bench: the large snapshot");
+        scenarios::large(&opts, &mut rep, &scratch).await
+    } {
         failed.push(format!("large snapshot: {e:#}"));
     }
     rep.notes.extend(failed.iter().map(|f| format!("FAILED: {f}")));
