@@ -300,6 +300,29 @@ mod tests {
         );
     }
 
+    /// The function serves every route of docs/openapi.yaml but the extension-only ones.
+    #[test]
+    fn the_function_routes_are_the_specs() {
+        let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml")).unwrap();
+        let mut path = None;
+        let mut served = Vec::new();
+        for line in spec.lines() {
+            if let Some(p) = line.strip_prefix("  /").and_then(|p| p.strip_suffix(':')) {
+                path = Some(format!("/{p}"));
+            } else if let (Some(p), Some(method)) = (&path, line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')))
+                && matches!(method, "get" | "post")
+            {
+                served.push((method.to_ascii_uppercase(), p.replace("{key}", "abc123")));
+            }
+        }
+        assert!(served.len() >= 7, "{served:?}");
+        for (method, path) in served {
+            let extension_only = ["/health", "/v1/refresh", "/v1/stats"].contains(&path.as_str());
+            let routed = route(&method, &path);
+            assert_eq!(routed.is_ok(), !extension_only, "{method} {path}: {routed:?}");
+        }
+    }
+
     #[test]
     fn a_plain_object_is_a_direct_invoke() {
         assert_eq!(classify(&json!({"tags": {"a": "b"}})), Kind::Direct);
