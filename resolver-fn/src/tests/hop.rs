@@ -33,6 +33,10 @@ fn wide_source() -> Arc<MemorySource> {
 }
 
 fn engine(source: &Arc<MemorySource>) -> Resolver {
+    engine_with(source, MockClock::default())
+}
+
+fn engine_with(source: &Arc<MemorySource>, clock: MockClock) -> Resolver {
     let engine = EngineConfig {
         home_region: "us-east-1".into(),
         regions: vec!["us-east-1".into()],
@@ -46,7 +50,7 @@ fn engine(source: &Arc<MemorySource>) -> Resolver {
         catalog: source.clone(),
         routes: None,
     };
-    Resolver::new(engine, sources, Arc::new(MockClock::default()), Arc::default())
+    Resolver::new(engine, sources, Arc::new(clock), Arc::default())
 }
 
 struct Hop {
@@ -174,20 +178,7 @@ async fn a_direct_query_over_the_body_limit_answers_as_without_the_extension() {
 async fn an_in_process_refresh_ends_within_the_invoke_that_needed_it() {
     let source = wide_source();
     let clock = MockClock::default();
-    let engine_config = EngineConfig {
-        home_region: "us-east-1".into(),
-        regions: vec!["us-east-1".into()],
-        ttl: Duration::from_secs(60),
-        max_stale: Duration::from_secs(3600),
-        ssm_prefix: None,
-        upstream_timeout: Duration::from_millis(500),
-    };
-    let sources = Sources {
-        tags: source.clone(),
-        catalog: source.clone(),
-        routes: None,
-    };
-    let local = Resolver::new(engine_config, sources, Arc::new(clock.clone()), Arc::default());
+    let local = engine_with(&source, clock.clone());
     let extension = ExtensionClient::new("http://127.0.0.1:1", None, Duration::from_millis(200));
     let config = Config::from_lookup(|k| (k == "AWS_REGION").then(|| "us-east-1".to_owned())).unwrap();
     let app = App::new(
