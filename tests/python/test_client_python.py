@@ -129,6 +129,21 @@ class PythonClient(unittest.TestCase):
         self.assertIsNone(e.exception.code)
 
 
+class ErrorMapping(unittest.TestCase):
+    CODES = {"InvalidQuery": 400, "Unauthorized": 401, "Forbidden": 403, "NoMatch": 404, "NotFound": 404,
+             "MethodNotAllowed": 405, "RequestTimeout": 408, "AmbiguousMatch": 409, "PayloadTooLarge": 413,
+             "UriTooLong": 414, "TooManyRequests": 429, "HeadersTooLarge": 431, "UpstreamUnavailable": 503}
+
+    def test_every_code_of_the_contract_has_its_own_class(self):
+        from profile_resolver.errors import from_body
+        for code, status in self.CODES.items():
+            err = from_body(status, {"error": {"code": code, "message": "m"}})
+            self.assertIs(type(err), getattr(profile_resolver, code), code)
+            self.assertEqual((err.code, err.status, str(err)), (code, status, "m"))
+        unknown = from_body(500, {"error": {"code": "SomethingNew", "message": "m"}})
+        self.assertIs(type(unknown), profile_resolver.ProfileResolverError)
+
+
 class Flaky(http.server.BaseHTTPRequestHandler):
     """Answers 503, then 429, then 200; or always 400."""
     answers = []

@@ -126,6 +126,19 @@ test("every error code maps to its class", async () => {
     (e) => e instanceof pr.ProfileResolverError && e.code === undefined);
 });
 
+test("every code of the contract has its own class", () => {
+  const codes = { InvalidQuery: 400, Unauthorized: 401, Forbidden: 403, NoMatch: 404, NotFound: 404, MethodNotAllowed: 405,
+    RequestTimeout: 408, AmbiguousMatch: 409, PayloadTooLarge: 413, UriTooLong: 414, TooManyRequests: 429,
+    HeadersTooLarge: 431, UpstreamUnavailable: 503 };
+  for (const [code, status] of Object.entries(codes)) {
+    const err = pr.errorFrom(status, { error: { code, message: "m" } });
+    assert.equal(err.constructor, pr[code], code);
+    assert.equal(err.name, code);
+    assert.deepEqual([err.code, err.status, err.message], [code, status, "m"]);
+  }
+  assert.equal(pr.errorFrom(500, { error: { code: "SomethingNew", message: "m" } }).constructor, pr.ProfileResolverError);
+});
+
 test("a cold region with its upstream down is UpstreamUnavailable naming the operation, after bounded retries", async () => {
   await admin("POST", "/faults", { operation: "GetResources", down: true, regions: ["eu-west-1"] });
   const cold = await startExtension(emulator, "eu-west-1");
