@@ -152,12 +152,13 @@ async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver, emf: &
         );
     }
     loop {
+        resolver.parked();
+        tracing::debug!("waiting for the next event");
         match api.next_event(&id).await? {
             Event::Invoke { deadline_ms } => {
                 resolver.thawed();
-                resolver.refresh_due();
                 let left = shared::clock::time_left(deadline_ms, std::time::SystemTime::now(), DEADLINE_MARGIN);
-                if !resolver.settle(tokio::time::Instant::now() + left).await {
+                if !resolver.refresh_and_settle(tokio::time::Instant::now() + left).await {
                     tracing::warn!("a refresh did not end within the invoke; it resumes at the next one");
                 }
                 // Paced by invokes: a frozen sandbox runs no timer.

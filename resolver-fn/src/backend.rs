@@ -141,6 +141,11 @@ impl Backend {
         self.local.thawed();
     }
 
+    /// The invoke is over: the runtime parks in `/next`, and the sandbox may freeze.
+    pub fn parked(&self) {
+        self.local.parked();
+    }
+
     async fn one(&self, call: &Call, query: &Query) -> Reply {
         let body = query.to_string();
         if !forwardable(query, &body) {

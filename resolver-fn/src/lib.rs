@@ -106,6 +106,7 @@ impl App {
             Kind::Http(flavor) => self.http(&value, flavor, until).await,
         };
         self.metrics.emit(&outcome, started.elapsed());
+        self.backend.parked();
         result
     }
 

@@ -98,6 +98,8 @@ struct Inner {
     stats: Arc<Stats>,
     /// Thaws seen so far (see [`Resolver::thawed`]).
     epoch: AtomicU64,
+    /// When the host last parked in `/next`, epoch milliseconds (0: never).
+    parked_ms: AtomicU64,
 }
 
 /// Readiness of one region for `/health`.
@@ -133,6 +135,7 @@ impl Resolver {
                 routes: Cell::default(),
                 stats,
                 epoch: AtomicU64::new(0),
+                parked_ms: AtomicU64::new(0),
             }),
         }
     }
@@ -172,20 +175,48 @@ impl Resolver {
         }
     }
 
+    /// The host is about to park in `/next`: the sandbox may freeze from now on.
+    pub fn parked(&self) {
+        let ms = self
+            .inner
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_millis() as u64);
+        self.inner.parked_ms.store(ms.max(1), Ordering::SeqCst);
+    }
+
     /// The sandbox has thawed (an invoke began). Refreshes that were running when it froze
-    /// were cut mid-flight: they are aborted and can no longer publish or record anything, and
-    /// a timeout they caused is not held against the upstream. Starts nothing by itself; the
-    /// next [`Resolver::refresh_due`] or query does.
+    /// were cut mid-flight: those that made no progress since the host parked are aborted and
+    /// can no longer publish or record anything, and a timeout a freeze caused is not held
+    /// against the upstream. Starts nothing by itself; the next [`Resolver::refresh_due`] or
+    /// query does.
     pub fn thawed(&self) {
         let epoch = self.inner.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let parked = match self.inner.parked_ms.load(Ordering::SeqCst) {
+            0 => None,
+            ms => Some(std::time::UNIX_EPOCH + Duration::from_millis(ms)),
+        };
         for (region, cell) in &self.inner.regions {
-            if cell.thaw(epoch) {
+            if cell.thaw(epoch, parked) {
                 tracing::info!(region, "a refresh cut by the freeze was superseded");
             }
         }
-        if self.inner.routes.thaw(epoch) {
+        if self.inner.routes.thaw(epoch, parked) {
             tracing::info!("a route refresh cut by the freeze was superseded");
         }
+    }
+
+    /// Starts what is due and waits for it (see [`Resolver::settle`]), twice: a refresh that a
+    /// freeze cut ends as interrupted, without backoff, and the second round replaces it.
+    pub async fn refresh_and_settle(&self, until: Instant) -> bool {
+        for _ in 0..2 {
+            self.refresh_due();
+            if !self.settle(until).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// Waits until no refresh runs, so that the sandbox may freeze without cutting one. The

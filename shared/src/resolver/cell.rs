@@ -210,16 +210,20 @@ impl<T> Cell<T> {
         Some((permit, registration))
     }
 
-    /// The sandbox thawed into lifecycle `epoch`. A refresh that started before it was cut by
-    /// the freeze: it is aborted and superseded. A timeout from before it was the freeze's
-    /// doing, not the upstream's, so its backoff is lifted. Returns whether a refresh was
-    /// superseded.
-    pub(crate) fn thaw(&self, epoch: u64) -> bool {
+    /// The sandbox thawed into lifecycle `epoch`, after the host parked in `/next` at `parked`. A
+    /// refresh from an earlier epoch that made no progress since the host parked was cut by the
+    /// freeze: it is aborted and superseded. (One that progressed while parked was not frozen,
+    /// as under an emulator or while the function still ran, and keeps going; if the freeze cut
+    /// it later, its timeout is recorded as interrupted, not held against the upstream.) A
+    /// timeout from before the thaw was the freeze's doing, so its backoff is lifted. Returns
+    /// whether a refresh was superseded.
+    pub(crate) fn thaw(&self, epoch: u64, parked: Option<SystemTime>) -> bool {
         let mut f = self.flight.lock();
         if matches!(&f.last_error, Some((e, started)) if e.kind == FailureKind::Timeout && *started < epoch) {
             f.retry_after = None;
         }
-        match f.running.take_if(|r| r.epoch < epoch) {
+        let cut = |r: &mut Running| r.epoch < epoch && parked.is_none_or(|p| r.heartbeat.last() <= p);
+        match f.running.take_if(cut) {
             Some(old) => {
                 old.abort.abort();
                 true

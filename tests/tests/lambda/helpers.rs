@@ -78,7 +78,7 @@ impl Stack {
                 ("PROFILE_RESOLVER_TTL_SECONDS", ttl_seconds),
                 ("PROFILE_RESOLVER_REGIONS", "us-east-1,eu-west-1"),
                 ("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "1000"),
-                ("AWS_LAMBDA_LOG_LEVEL", "info"),
+                ("AWS_LAMBDA_LOG_LEVEL", "debug"),
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );

@@ -47,6 +47,10 @@ fn the_extension_registers_serves_before_any_invoke_and_stops_within_the_shutdow
         "the function asked the extension"
     );
 
+    // As Lambda does, shut down once the extension is back in /next after the invoke (after
+    // init and after the invoke: two waits).
+    let parked = || stack.ext.logs().matches("waiting for the next event").count() >= 2;
+    assert!(eventually(Duration::from_secs(10), || parked().then_some(())).is_some());
     stack.watch.interrupt();
     let (took, success) = stack
         .ext
@@ -321,7 +325,12 @@ fn get_resources_calls_are_snapshot_builds_times_pages_never_one_per_request() {
     for (region, pages) in [("us-east-1", 3), ("eu-west-1", 1)] {
         let builds = health["regions"][region]["builds"].as_u64().unwrap();
         let calls = stack.emu.calls("GetResources", region).unwrap();
-        assert_eq!(calls, builds * pages, "{region}: {builds} builds of {pages} pages");
+        assert_eq!(
+            calls,
+            builds * pages,
+            "{region}: {builds} builds of {pages} pages\n{}",
+            stack.ext.logs()
+        );
         assert!(
             builds <= 6,
             "{region}: about one build per 2 s TTL window, not per request ({builds})"

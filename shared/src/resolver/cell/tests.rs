@@ -129,13 +129,27 @@ fn failures_back_off_unless_forced() {
 fn a_thaw_supersedes_a_refresh_from_before_the_freeze() {
     let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
     let before = start_in(&cell, &clock, 0).unwrap();
-    assert!(!cell.thaw(0), "same epoch: nothing to supersede");
-    assert!(cell.thaw(1));
+    clock.advance(Duration::from_millis(10));
+    let parked = Some(clock.now());
+    assert!(!cell.thaw(0, parked), "same epoch: nothing to supersede");
+    clock.advance_frozen(Duration::from_secs(3));
+    assert!(cell.thaw(1, parked));
     assert!(!cell.is_loading());
     let after = start_in(&cell, &clock, 1).expect("a new refresh starts at once");
     assert_eq!(finish(&cell, &clock, &before, Ok(1)), Recorded::Fenced);
     assert_eq!(finish(&cell, &clock, &after, Ok(2)), Recorded::Published);
     assert_eq!(*cell.current().unwrap().value, 2);
+}
+
+#[test]
+fn a_refresh_that_progressed_while_parked_was_not_frozen_and_keeps_going() {
+    let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
+    let running = start_in(&cell, &clock, 0).unwrap();
+    let parked = Some(clock.now());
+    clock.advance(Duration::from_millis(50));
+    running.heartbeat.beat();
+    assert!(!cell.thaw(1, parked), "it beat after the host parked: no freeze cut it");
+    assert_eq!(finish(&cell, &clock, &running, Ok(1)), Recorded::Published);
 }
 
 #[test]
@@ -153,7 +167,7 @@ fn a_timeout_recorded_just_before_the_thaw_is_noticed_lifts_its_backoff() {
     let p = start_in(&cell, &clock, 0).unwrap();
     assert_eq!(finish(&cell, &clock, &p, Err(timeout())), Recorded::Failed);
     assert!(start_in(&cell, &clock, 0).is_none(), "backing off");
-    cell.thaw(1);
+    cell.thaw(1, None);
     assert!(start_in(&cell, &clock, 1).is_some(), "the thaw lifted the backoff");
 }
 
@@ -163,6 +177,6 @@ fn a_throttle_before_a_freeze_keeps_its_backoff() {
     let p = start_in(&cell, &clock, 0).unwrap();
     let err = SourceError::new(Operation::GetResources, FailureKind::Throttled, "x");
     cell.finish(&p, Err(err), clock.now(), 1, TTL, TTL);
-    cell.thaw(1);
+    cell.thaw(1, None);
     assert!(start_in(&cell, &clock, 1).is_none());
 }
