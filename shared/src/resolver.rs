@@ -18,7 +18,9 @@
 //! how a superseded refresh is fenced off.
 
 mod cell;
+mod lifecycle;
 mod lookup;
+mod refresh;
 mod routes;
 
 use routes::RouteOutcome;
@@ -29,22 +31,15 @@ use crate::config::EngineConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::query::{MatchMode, Query};
 use crate::snapshot::Snapshot;
-use crate::source::{CatalogSource, FailureKind, Heartbeat, Operation, RouteSource, SourceError, TagSource};
+use crate::source::{CatalogSource, Operation, RouteSource, SourceError, TagSource};
 use crate::stats::{Event, Stats};
-use cell::{Cell, Permit, Recorded, View};
-use futures::FutureExt;
-use futures::future::{AbortRegistration, Abortable};
+use cell::{Cell, View};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// Snapshots built from at least this many resources are built on the blocking pool.
-const BLOCKING_BUILD_THRESHOLD: usize = 10_000;
 
 /// Routes grouped by the region of their ARN.
 type RouteTable = HashMap<String, Arc<Snapshot>>;
@@ -52,25 +47,6 @@ type RouteTable = HashMap<String, Arc<Snapshot>>;
 /// At most this many candidates are listed in an `AmbiguousMatch`, the first in ARN order; the
 /// error's `count` gives the total.
 pub const MAX_CANDIDATES: usize = 20;
-
-/// Which cell a refresh belongs to, for logs and counters.
-#[derive(Debug, Clone)]
-enum Target {
-    Region(String),
-    Routes,
-}
-
-impl Target {
-    fn name(&self) -> &str {
-        match self {
-            Self::Region(r) => r,
-            Self::Routes => "routes",
-        }
-    }
-}
-
-/// Finds a refresh's cell again when it ends.
-type CellOf<T> = for<'a> fn(&'a Inner, &Target) -> Option<&'a Cell<T>>;
 
 /// The upstreams the resolver reads.
 #[derive(Clone)]
@@ -172,79 +148,6 @@ impl Resolver {
             View::Fresh(_)
         ) {
             self.start_routes_refresh(false);
-        }
-    }
-
-    /// The host is about to park in `/next`: the sandbox may freeze from now on.
-    pub fn parked(&self) {
-        let ms = self
-            .inner
-            .clock
-            .now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_millis() as u64);
-        self.inner.parked_ms.store(ms.max(1), Ordering::SeqCst);
-    }
-
-    /// The sandbox has thawed (an invoke began). Refreshes that were running when it froze
-    /// were cut mid-flight: those that made no progress since the host parked are aborted and
-    /// can no longer publish or record anything, and a timeout a freeze caused is not held
-    /// against the upstream. Starts nothing by itself; the next [`Resolver::refresh_due`] or
-    /// query does.
-    pub fn thawed(&self) {
-        let epoch = self.inner.epoch.fetch_add(1, Ordering::SeqCst) + 1;
-        let parked = match self.inner.parked_ms.load(Ordering::SeqCst) {
-            0 => None,
-            ms => Some(std::time::UNIX_EPOCH + Duration::from_millis(ms)),
-        };
-        for (region, cell) in &self.inner.regions {
-            if cell.thaw(epoch, parked) {
-                tracing::info!(region, "a refresh cut by the freeze was superseded");
-            }
-        }
-        if self.inner.routes.thaw(epoch, parked) {
-            tracing::info!("a route refresh cut by the freeze was superseded");
-        }
-    }
-
-    /// Starts what is due and waits for it (see [`Resolver::settle`]), twice: a refresh that a
-    /// freeze cut ends as interrupted, without backoff, and the second round replaces it.
-    pub async fn refresh_and_settle(&self, until: Instant) -> bool {
-        for _ in 0..2 {
-            self.refresh_due();
-            if !self.settle(until).await {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Waits until no refresh runs, so that the sandbox may freeze without cutting one. The
-    /// wait ends at `until`, or early when a running refresh has made no progress for the
-    /// upstream timeout (every upstream call is bounded by it, so a live refresh beats at least
-    /// that often). Returns whether every refresh ended.
-    pub async fn settle(&self, until: Instant) -> bool {
-        let mut settled = true;
-        for cell in self.inner.regions.values() {
-            settled &= self.settle_cell(cell, until).await;
-        }
-        settled & self.settle_cell(&self.inner.routes, until).await
-    }
-
-    async fn settle_cell<T>(&self, cell: &Cell<T>, until: Instant) -> bool {
-        let patience = self.inner.config.upstream_timeout;
-        loop {
-            let mut done = cell.subscribe();
-            let Some(progress) = cell.last_progress() else {
-                return true;
-            };
-            let silent = self.inner.clock.now().duration_since(progress).unwrap_or_default();
-            if silent >= patience || Instant::now() >= until {
-                return false;
-            }
-            let slice = until.min(Instant::now() + (patience - silent));
-            // A change, or a slice without one; either way the checks above run again.
-            let _ = tokio::time::timeout_at(slice, done.changed()).await;
         }
     }
 
@@ -444,145 +347,6 @@ impl Resolver {
     fn epoch(&self) -> u64 {
         self.inner.epoch.load(Ordering::SeqCst)
     }
-
-    /// Claims the right to refresh `cell`, if no live refresh holds it (see [`Cell::try_start`]).
-    fn try_start<T>(&self, cell: &Cell<T>, force: bool) -> Option<(Permit, AbortRegistration)> {
-        cell.try_start(self.now(), self.stuck_after(), force, self.epoch(), || {
-            Heartbeat::new(self.inner.clock.clone())
-        })
-    }
-
-    fn start_region_refresh(&self, region: &str, force: bool) {
-        let Some(cell) = self.inner.regions.get(region) else {
-            return;
-        };
-        let Some((permit, registration)) = self.try_start(cell, force) else {
-            return;
-        };
-        let (this, beat, name) = (self.clone(), permit.heartbeat.clone(), region.to_owned());
-        let work = async move { this.build_snapshot(&name, &beat).await };
-        self.spawn_refresh(
-            Target::Region(region.to_owned()),
-            |inner, t| match t {
-                Target::Region(r) => inner.regions.get(r),
-                Target::Routes => None,
-            },
-            permit,
-            registration,
-            work,
-        );
-    }
-
-    /// Runs a refresh as an abortable task. A panic inside it is recorded as a failed refresh,
-    /// so that the cell never stays "loading".
-    fn spawn_refresh<T, F>(
-        &self,
-        target: Target,
-        cell_of: CellOf<T>,
-        permit: Permit,
-        registration: AbortRegistration,
-        work: F,
-    ) where
-        T: Sized + Send + Sync + 'static,
-        F: Future<Output = Result<T, SourceError>> + Send + 'static,
-    {
-        let this = self.clone();
-        let task = async move {
-            let result = match AssertUnwindSafe(work).catch_unwind().await {
-                Ok(result) => result,
-                Err(panic) => Err(SourceError::new(
-                    permit.heartbeat.operation(),
-                    FailureKind::Unavailable,
-                    format!("the refresh panicked: {}", panic_message(panic.as_ref())),
-                )),
-            };
-            this.finish(&target, cell_of, &permit, result);
-        };
-        tokio::spawn(Abortable::new(task, registration));
-    }
-
-    fn finish<T>(&self, target: &Target, cell_of: CellOf<T>, permit: &Permit, result: Result<T, SourceError>) {
-        let Some(cell) = cell_of(&self.inner, target) else {
-            return;
-        };
-        let failure = result.as_ref().err().cloned();
-        let inner = &self.inner;
-        let recorded = cell.finish(
-            permit,
-            result,
-            inner.clock.now(),
-            self.epoch(),
-            inner.config.ttl,
-            self.max_backoff(),
-        );
-        let name = target.name();
-        let counted = matches!(target, Target::Region(_));
-        match (recorded, failure) {
-            (Recorded::Published, _) => {
-                if counted {
-                    inner.stats.record(name, Event::Refresh);
-                }
-                tracing::info!(target = name, "refreshed");
-            }
-            (Recorded::Failed, Some(e)) => {
-                if counted {
-                    inner.stats.record(name, Event::RefreshFailure);
-                }
-                tracing::warn!(target = name, operation = %e.operation, error = %e, "refresh failed");
-            }
-            (Recorded::Interrupted, Some(e)) => {
-                tracing::info!(target = name, error = %e, "a refresh timed out across a freeze; not held against the upstream");
-            }
-            (Recorded::Fenced, _) => {
-                tracing::debug!(
-                    target = name,
-                    generation = permit.generation,
-                    "a superseded refresh ended; ignored"
-                );
-            }
-            (Recorded::Failed | Recorded::Interrupted, None) => {}
-        }
-    }
-
-    async fn build_snapshot(&self, region: &str, beat: &Heartbeat) -> Result<Snapshot, SourceError> {
-        beat.calling(Operation::GetResources);
-        let tagged = self.inner.sources.tags.tagged_resources(region, beat).await?;
-        beat.calling(Operation::ListInferenceProfiles);
-        let catalog = match self.inner.sources.catalog.application_profiles(region, beat).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(region, error = %e, "Bedrock catalogue unavailable; building the snapshot from tags alone");
-                None
-            }
-        };
-        // Joining and indexing 100,000 profiles takes tens of milliseconds of CPU: large builds
-        // go off the request threads; small ones (2,000 take about 2 ms) stay inline.
-        let (snapshot, dropped) = if tagged.len() < BLOCKING_BUILD_THRESHOLD {
-            Snapshot::join(tagged, catalog)
-        } else {
-            tokio::task::spawn_blocking(move || Snapshot::join(tagged, catalog))
-                .await
-                .map_err(|e| {
-                    SourceError::new(
-                        Operation::GetResources,
-                        crate::source::FailureKind::Unavailable,
-                        format!("snapshot build did not complete: {e}"),
-                    )
-                })?
-        };
-        if dropped > 0 {
-            tracing::debug!(region, dropped, "dropped untagged or unlisted resources");
-        }
-        Ok(snapshot)
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }
 
 fn answer(

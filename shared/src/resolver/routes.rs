@@ -4,7 +4,8 @@
 
 use super::cell::View;
 use super::lookup::find;
-use super::{Resolver, RouteTable, Target, answer};
+use super::refresh::Target;
+use super::{Resolver, RouteTable, answer};
 use crate::answer::{CacheState, Resolution};
 use crate::error::ApiError;
 use crate::query::reverse::ProfileKey;
