@@ -44,7 +44,8 @@ use config::Config;
 use lifecycle::{Event, ExtensionsApi, LifecycleError};
 use shared::clock::SystemClock;
 use shared::resolver::Resolver;
-use shared::source::sdk::{load_sdk_config, sdk_sources};
+use shared::source::sdk::load_sdk_config;
+use shared::wiring::sdk_sources;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,7 +105,7 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
 
     let sdk = load_sdk_config(config.engine.upstream_timeout).await;
     let stats = Arc::new(shared::stats::Stats::for_regions(&config.engine.regions));
-    let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats));
+    let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats), &|k| std::env::var(k).ok());
     let resolver = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
     resolver.prewarm();
 

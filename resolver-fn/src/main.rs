@@ -6,7 +6,8 @@ use resolver_fn::config::Config;
 use resolver_fn::metrics::Metrics;
 use shared::clock::SystemClock;
 use shared::resolver::Resolver;
-use shared::source::sdk::{load_sdk_config, sdk_sources};
+use shared::source::sdk::load_sdk_config;
+use shared::wiring::sdk_sources;
 use std::sync::Arc;
 
 #[tokio::main]
@@ -15,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     config.log.init();
     let sdk = load_sdk_config(config.engine.upstream_timeout).await;
     let stats = Arc::new(shared::stats::Stats::for_regions(&config.engine.regions));
-    let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats));
+    let sources = sdk_sources(&config.engine, &sdk, Arc::clone(&stats), &|k| std::env::var(k).ok());
     // Not prewarmed: the in-process engine loads only if the extension is ever unreachable.
     let local = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
     let extension = ExtensionClient::new(&config.extension_url, config.token.clone(), config.extension_timeout);

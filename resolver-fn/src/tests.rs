@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 use serde_json::json;
 use shared::clock::MockClock;
 use shared::config::EngineConfig;
-use shared::resolver::{Resolver, Sources};
+use shared::Sources;
+use shared::resolver::Resolver;
 use shared::source::memory::MemorySource;
 use shared::source::{CatalogEntry, TaggedResource};
 use std::sync::Arc;
@@ -71,11 +72,14 @@ fn world(tenancy: Option<Tenancy>) -> World {
         max_stale: Duration::from_secs(3600),
         ssm_prefix: None,
         upstream_timeout: Duration::from_millis(500),
+        snapshot_url: None,
+        snapshot_fallback: shared::config::Fallback::Direct,
     };
     let sources = Sources {
         tags: source.clone(),
         catalog: source,
         routes: None,
+        published: None,
     };
     let local = Resolver::new(engine.clone(), sources, Arc::new(MockClock::default()), Arc::default());
     let extension = ExtensionClient::new("http://127.0.0.1:1", None, Duration::from_millis(200));

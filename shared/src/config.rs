@@ -1,8 +1,8 @@
 //! Typed configuration from the environment, read through an injectable lookup so that tests
 //! never touch the process environment. A bad value fails start-up and names the variable.
 
+use crate::published::SnapshotUrl;
 use crate::query::validate_region;
-use crate::source::routes::DEFAULT_PREFIX;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -16,6 +16,13 @@ pub const REGIONS: &str = "PROFILE_RESOLVER_REGIONS";
 pub const SSM_PREFIX: &str = "PROFILE_RESOLVER_SSM_PREFIX";
 /// `PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS`
 pub const UPSTREAM_TIMEOUT_MS: &str = "PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS";
+/// The default routes prefix.
+pub const DEFAULT_PREFIX: &str = "/profile-resolver/routes/";
+
+/// `PROFILE_RESOLVER_SNAPSHOT_URL`
+pub const SNAPSHOT_URL: &str = "PROFILE_RESOLVER_SNAPSHOT_URL";
+/// `PROFILE_RESOLVER_SNAPSHOT_FALLBACK`
+pub const SNAPSHOT_FALLBACK: &str = "PROFILE_RESOLVER_SNAPSHOT_FALLBACK";
 /// `AWS_REGION`
 pub const AWS_REGION: &str = "AWS_REGION";
 
@@ -54,6 +61,20 @@ pub struct EngineConfig {
     pub ssm_prefix: Option<String>,
     /// Budget for one upstream call, retries included.
     pub upstream_timeout: Duration,
+    /// Fleet mode: where published snapshots are read from; `None` in direct mode.
+    pub snapshot_url: Option<SnapshotUrl>,
+    /// What a fleet reader does without a usable published snapshot.
+    pub snapshot_fallback: Fallback,
+}
+
+/// What a fleet reader does when no usable published snapshot exists (missing, refused, or
+/// older than its publisher's interval plus the TTL and the maximum staleness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// Build the region here, from the Tagging API and Bedrock, as in direct mode.
+    Direct,
+    /// Never call the Tagging API: the region is unavailable until the publisher is back.
+    None,
 }
 
 impl EngineConfig {
@@ -94,6 +115,16 @@ impl EngineConfig {
         if !(1..=60_000).contains(&timeout_ms) {
             return Err(ConfigError::new(UPSTREAM_TIMEOUT_MS, "milliseconds from 1 to 60000"));
         }
+        let snapshot_url = match lookup(SNAPSHOT_URL) {
+            None => None,
+            Some(u) if u.is_empty() => None,
+            Some(u) => Some(SnapshotUrl::parse(&u).map_err(|e| ConfigError::new(SNAPSHOT_URL, e))?),
+        };
+        let snapshot_fallback = match lookup(SNAPSHOT_FALLBACK).as_deref() {
+            None | Some("direct") => Fallback::Direct,
+            Some("none") => Fallback::None,
+            Some(_) => return Err(ConfigError::new(SNAPSHOT_FALLBACK, "direct or none")),
+        };
         Ok(Self {
             home_region,
             regions,
@@ -101,6 +132,8 @@ impl EngineConfig {
             max_stale,
             ssm_prefix,
             upstream_timeout: Duration::from_millis(timeout_ms),
+            snapshot_url,
+            snapshot_fallback,
         })
     }
 }
@@ -194,6 +227,22 @@ mod tests {
         assert_eq!(c.max_stale, Duration::from_secs(3600));
         assert_eq!(c.ssm_prefix.as_deref(), Some("/profile-resolver/routes/"));
         assert_eq!(c.upstream_timeout, Duration::from_millis(2000));
+        assert_eq!((c.snapshot_url, c.snapshot_fallback), (None, Fallback::Direct));
+    }
+
+    #[test]
+    fn a_snapshot_url_switches_on_fleet_mode() {
+        let c = EngineConfig::from_lookup(lookup(&[
+            ("AWS_REGION", "us-east-1"),
+            ("PROFILE_RESOLVER_SNAPSHOT_URL", "s3://fleet-bucket/snapshots/"),
+            ("PROFILE_RESOLVER_SNAPSHOT_FALLBACK", "none"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.snapshot_url.unwrap().snapshot_key("us-east-1"),
+            "snapshots/us-east-1.json"
+        );
+        assert_eq!(c.snapshot_fallback, Fallback::None);
     }
 
     #[test]
@@ -228,6 +277,9 @@ mod tests {
             ("PROFILE_RESOLVER_SSM_PREFIX", "routes/"),
             ("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "0"),
             ("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "2s"),
+            ("PROFILE_RESOLVER_SNAPSHOT_URL", "https://bucket/prefix/"),
+            ("PROFILE_RESOLVER_SNAPSHOT_URL", "s3://Not_A_Bucket/"),
+            ("PROFILE_RESOLVER_SNAPSHOT_FALLBACK", "sometimes"),
         ];
         for (var, value) in cases {
             let err = EngineConfig::from_lookup(lookup(&[("AWS_REGION", "us-east-1"), (var, value)])).unwrap_err();

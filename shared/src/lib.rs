@@ -7,24 +7,30 @@
 //! - [`query`]: parsing and validating queries (JSON body, query string, batch).
 //! - [`snapshot`] and [`index`]: one region's profiles with an inverted tag index.
 //! - [`source`]: the Tagging API, Bedrock and SSM routes behind small traits.
+//! - [`build`]: one region's snapshot from the sources (the resolver and the publisher).
+//! - [`published`]: snapshots published to S3 for a fleet, and reading them back.
 //! - [`resolver`]: TTL, single-flight refresh, stale-while-revalidate, stale-if-error, routes.
 //! - [`answer`] and [`error`]: what clients receive.
 //! - [`config`]: the environment, typed.
 
 pub mod answer;
+pub mod build;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod index;
 pub mod logging;
 pub mod profile;
+pub mod published;
 pub mod query;
 pub mod resolver;
 pub mod snapshot;
 pub mod source;
 pub mod stats;
+pub mod wiring;
 
 pub use answer::{BatchAnswer, CacheState, Resolution};
 pub use error::{ApiError, ErrorCode};
 pub use query::{MatchMode, Query};
-pub use resolver::{Resolver, Sources};
+pub use resolver::Resolver;
+pub use source::Sources;

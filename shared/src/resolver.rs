@@ -18,6 +18,7 @@
 //! how a superseded refresh is fenced off.
 
 mod cell;
+mod fleet;
 mod lifecycle;
 mod lookup;
 mod refresh;
@@ -31,7 +32,7 @@ use crate::config::EngineConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::query::{MatchMode, Query};
 use crate::snapshot::Snapshot;
-use crate::source::{CatalogSource, Operation, RouteSource, SourceError, TagSource};
+use crate::source::{Operation, SourceError, Sources};
 use crate::stats::{Event, Stats};
 use cell::{Cell, View};
 use serde::Serialize;
@@ -48,17 +49,6 @@ type RouteTable = HashMap<String, Arc<Snapshot>>;
 /// error's `count` gives the total.
 pub const MAX_CANDIDATES: usize = 20;
 
-/// The upstreams the resolver reads.
-#[derive(Clone)]
-pub struct Sources {
-    /// Tag discovery.
-    pub tags: Arc<dyn TagSource>,
-    /// The Bedrock catalogue.
-    pub catalog: Arc<dyn CatalogSource>,
-    /// Static routes; `None` disables them.
-    pub routes: Option<Arc<dyn RouteSource>>,
-}
-
 /// The engine. Cheap to clone; clones share snapshots, refreshes and stats.
 #[derive(Clone)]
 pub struct Resolver {
@@ -71,6 +61,8 @@ struct Inner {
     sources: Sources,
     regions: HashMap<String, Cell<Snapshot>>,
     routes: Cell<RouteTable>,
+    /// Fleet mode: what each region's reader holds of the published objects.
+    marks: HashMap<String, parking_lot::Mutex<Option<fleet::Mark>>>,
     stats: Arc<Stats>,
     /// Thaws seen so far (see [`Resolver::thawed`]).
     epoch: AtomicU64,
@@ -102,6 +94,7 @@ impl Resolver {
     /// A resolver over `sources`. Nothing is loaded until [`Resolver::prewarm`] or a query.
     pub fn new(config: EngineConfig, sources: Sources, clock: Arc<dyn Clock>, stats: Arc<Stats>) -> Self {
         let regions = config.regions.iter().map(|r| (r.clone(), Cell::default())).collect();
+        let marks = config.regions.iter().map(|r| (r.clone(), Default::default())).collect();
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -109,6 +102,7 @@ impl Resolver {
                 sources,
                 regions,
                 routes: Cell::default(),
+                marks,
                 stats,
                 epoch: AtomicU64::new(0),
                 parked_ms: AtomicU64::new(0),
@@ -245,7 +239,10 @@ impl Resolver {
         cell: &Cell<Snapshot>,
         deadline: Instant,
     ) -> (Option<Arc<cell::Entry<Snapshot>>>, CacheState) {
-        let (entry, cache) = match cell.view(&self.now(), self.inner.config.max_stale) {
+        let now = self.now();
+        let (entry, cache) = match cell.view(&now, self.inner.config.max_stale) {
+            // Read recently, but its publisher has not rebuilt it for longer than it promised.
+            View::Fresh(e) if !e.overdue(&now).is_zero() => (Some(e), CacheState::Stale),
             View::Fresh(e) => (Some(e), CacheState::Hit),
             View::Stale(e) => {
                 self.start_region_refresh(region, false);

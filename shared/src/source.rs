@@ -26,14 +26,20 @@ pub enum Operation {
     ListInferenceProfiles,
     /// `ssm:GetParametersByPath`
     GetParametersByPath,
+    /// `s3:GetObject` (fleet mode readers)
+    GetObject,
+    /// `s3:PutObject` (the publisher)
+    PutObject,
 }
 
 impl Operation {
     /// Every operation, for stats.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 5] = [
         Self::GetResources,
         Self::ListInferenceProfiles,
         Self::GetParametersByPath,
+        Self::GetObject,
+        Self::PutObject,
     ];
 
     /// The API operation name.
@@ -42,6 +48,8 @@ impl Operation {
             Self::GetResources => "GetResources",
             Self::ListInferenceProfiles => "ListInferenceProfiles",
             Self::GetParametersByPath => "GetParametersByPath",
+            Self::GetObject => "GetObject",
+            Self::PutObject => "PutObject",
         }
     }
 }
@@ -207,6 +215,20 @@ impl Pages {
         }
         Ok(Some(token.to_owned()))
     }
+}
+
+/// The upstreams a snapshot is built from, and the routes: what the resolver reads in direct
+/// mode, and what the publisher builds from.
+#[derive(Clone)]
+pub struct Sources {
+    /// Tag discovery.
+    pub tags: Arc<dyn TagSource>,
+    /// The Bedrock catalogue.
+    pub catalog: Arc<dyn CatalogSource>,
+    /// Static routes; `None` disables them.
+    pub routes: Option<Arc<dyn RouteSource>>,
+    /// Published snapshots (fleet mode); `None` in direct mode.
+    pub published: Option<crate::published::Published>,
 }
 
 /// Tag discovery: every tagged application inference profile of a region, every page.

@@ -21,7 +21,7 @@ struct Tally {
     misses: AtomicU64,
     refreshes: AtomicU64,
     refresh_failures: AtomicU64,
-    upstream: [AtomicU64; 3],
+    upstream: [AtomicU64; Operation::ALL.len()],
 }
 
 impl Tally {

@@ -1,5 +1,6 @@
 //! A local AWS for tests and the demo: the Bedrock inference-profile control plane (REST-JSON)
-//! and the Resource Groups Tagging API `GetResources` (awsJson1.1) on one endpoint, for any
+//! and the Resource Groups Tagging API `GetResources` (awsJson1.1) on one endpoint, with Bedrock
+//! Runtime `Converse` metered per profile (see `runtime`), for any
 //! number of regions (read from each request's SigV4 credential scope), with an admin interface
 //! under `/_emulator/` to inject faults and read call counts. See `tests/EMULATOR.md`.
 
@@ -9,6 +10,7 @@
 pub mod admin;
 pub mod bedrock;
 pub mod error;
+pub mod runtime;
 pub mod seed;
 pub mod state;
 pub mod tagging;
@@ -37,6 +39,7 @@ pub fn router(state: Shared) -> Router {
         .route("/tagResource", post(bedrock::tag))
         .route("/untagResource", post(bedrock::untag))
         .route("/listTagsForResource", post(bedrock::list_tags))
+        .route("/model/{model_id}/converse", post(runtime::converse))
         .nest("/_emulator", admin::router())
         .fallback(unknown)
         .with_state(state)

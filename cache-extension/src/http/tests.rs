@@ -3,9 +3,9 @@
 use super::*;
 use crate::config::Auth;
 use axum::http::Request as HttpRequest;
+use shared::Sources;
 use shared::clock::MockClock;
 use shared::config::EngineConfig;
-use shared::resolver::Sources;
 use shared::source::memory::MemorySource;
 use shared::source::{CatalogEntry, FailureKind, Operation, TaggedResource};
 use tower::ServiceExt;
@@ -43,11 +43,14 @@ fn app_with(source: Arc<MemorySource>) -> Router {
         max_stale: Duration::from_secs(3600),
         ssm_prefix: None,
         upstream_timeout: Duration::from_millis(200),
+        snapshot_url: None,
+        snapshot_fallback: shared::config::Fallback::Direct,
     };
     let sources = Sources {
         tags: source.clone(),
         catalog: source,
         routes: None,
+        published: None,
     };
     let resolver = Resolver::new(config, sources, Arc::new(MockClock::default()), Arc::default());
     router(AppState::new(resolver, Auth::Token(TOKEN.into())))

@@ -44,11 +44,14 @@ fn engine_with(source: &Arc<MemorySource>, clock: MockClock) -> Resolver {
         max_stale: Duration::from_secs(3600),
         ssm_prefix: None,
         upstream_timeout: Duration::from_millis(500),
+        snapshot_url: None,
+        snapshot_fallback: shared::config::Fallback::Direct,
     };
     let sources = Sources {
         tags: source.clone(),
         catalog: source.clone(),
         routes: None,
+        published: None,
     };
     Resolver::new(engine, sources, Arc::new(clock), Arc::default())
 }

@@ -22,20 +22,55 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
+/// What a refresh produced.
+#[derive(Debug)]
+pub(crate) struct Loaded<T> {
+    pub(crate) value: Arc<T>,
+    /// How old the data already was when the refresh started: zero for a listing made here, the
+    /// publisher's data age for a published snapshot.
+    pub(crate) lag: Duration,
+    /// How old the data may normally be at a read: zero here, the publisher's interval for a
+    /// published snapshot (it is rebuilt at least that often).
+    pub(crate) allowance: Duration,
+}
+
+impl<T> From<T> for Loaded<T> {
+    fn from(value: T) -> Self {
+        Self {
+            value: Arc::new(value),
+            lag: Duration::ZERO,
+            allowance: Duration::ZERO,
+        }
+    }
+}
+
 /// A loaded value and its times.
 #[derive(Debug)]
 pub(crate) struct Entry<T> {
     pub(crate) value: Arc<T>,
-    /// When the listing that produced it started.
+    /// When the refresh that produced it started (the listing, or the read of a published one).
     pub(crate) built: Stamp,
     /// Its jittered TTL.
     ttl: Duration,
+    lag: Duration,
+    allowance: Duration,
 }
 
 impl<T> Entry<T> {
-    /// The age at `now`, from when its listing started.
+    /// The data's age at `now`: from when its listing started, wherever that ran.
     pub(crate) fn age(&self, now: &Stamp) -> Duration {
+        self.read_age(now) + self.lag
+    }
+
+    /// The time since the refresh that produced it started; the TTL counts on this.
+    fn read_age(&self, now: &Stamp) -> Duration {
         now.since(&self.built)
+    }
+
+    /// How far the data is past the age it may normally have (its source's allowance plus the
+    /// TTL). Only a published snapshot whose publisher stopped gets there while fresh.
+    pub(crate) fn overdue(&self, now: &Stamp) -> Duration {
+        self.age(now).saturating_sub(self.allowance + self.ttl)
     }
 }
 
@@ -114,17 +149,21 @@ impl<T> Cell<T> {
     /// Classifies the current value at `now`. Ages never shrink when the wall clock steps
     /// back (see [`Stamp::since`]), so every value leaves service within its TTL plus
     /// `max_stale`.
+    ///
+    /// The TTL counts from the last refresh; the maximum staleness bounds both the time since
+    /// that refresh and how far the data itself is overdue (see [`Entry::overdue`]).
     pub(crate) fn view(&self, now: &Stamp, max_stale: Duration) -> View<T> {
         let Some(entry) = self.current.load_full() else {
             return View::Unusable;
         };
-        let age = entry.age(now);
-        if age < entry.ttl {
-            View::Fresh(entry)
-        } else if age - entry.ttl <= max_stale {
-            View::Stale(entry)
-        } else {
+        let read = entry.read_age(now);
+        let late = read.saturating_sub(entry.ttl).max(entry.overdue(now));
+        if late > max_stale {
             View::Unusable
+        } else if read < entry.ttl {
+            View::Fresh(entry)
+        } else {
+            View::Stale(entry)
         }
     }
 
@@ -247,7 +286,7 @@ impl<T> Cell<T> {
     pub(crate) fn finish(
         &self,
         permit: &Permit,
-        result: Result<T, SourceError>,
+        result: Result<Loaded<T>, SourceError>,
         now: SystemTime,
         epoch_now: u64,
         ttl: Duration,
@@ -261,11 +300,13 @@ impl<T> Cell<T> {
             f.running = None;
             f.attempts += 1;
             match result {
-                Ok(value) => {
+                Ok(loaded) => {
                     self.current.store(Some(Arc::new(Entry {
-                        value: Arc::new(value),
+                        value: loaded.value,
                         built: permit.started,
                         ttl: jittered(ttl),
+                        lag: loaded.lag,
+                        allowance: loaded.allowance,
                     })));
                     f.failures = 0;
                     f.retry_after = None;

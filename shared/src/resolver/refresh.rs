@@ -1,18 +1,14 @@
 //! Running one refresh: claiming a cell, building a region's snapshot from the sources, and
 //! recording the outcome, as an abortable task whose panics are failed refreshes.
 
-use super::cell::{Cell, Permit, Recorded};
+use super::cell::{Cell, Loaded, Permit, Recorded};
 use super::{Inner, Resolver};
-use crate::snapshot::Snapshot;
-use crate::source::{FailureKind, Heartbeat, Operation, SourceError};
+use crate::source::{FailureKind, Heartbeat, SourceError};
 use crate::stats::Event;
 use futures::FutureExt;
 use futures::future::{AbortRegistration, Abortable};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-
-/// Snapshots built from at least this many resources are built on the blocking pool.
-const BLOCKING_BUILD_THRESHOLD: usize = 10_000;
 
 /// Which cell a refresh belongs to, for logs and counters.
 #[derive(Debug, Clone)]
@@ -49,7 +45,7 @@ impl Resolver {
             return;
         };
         let (this, beat, name) = (self.clone(), permit.heartbeat.clone(), region.to_owned());
-        let work = async move { this.build_snapshot(&name, &beat).await };
+        let work = async move { this.load_region(&name, &beat).await };
         self.spawn_refresh(
             Target::Region(region.to_owned()),
             |inner, t| match t {
@@ -73,7 +69,7 @@ impl Resolver {
         work: F,
     ) where
         T: Sized + Send + Sync + 'static,
-        F: Future<Output = Result<T, SourceError>> + Send + 'static,
+        F: Future<Output = Result<Loaded<T>, SourceError>> + Send + 'static,
     {
         let this = self.clone();
         let task = async move {
@@ -95,7 +91,7 @@ impl Resolver {
         target: &Target,
         cell_of: CellOf<T>,
         permit: &Permit,
-        result: Result<T, SourceError>,
+        result: Result<Loaded<T>, SourceError>,
     ) {
         let Some(cell) = cell_of(&self.inner, target) else {
             return;
@@ -138,37 +134,22 @@ impl Resolver {
             (Recorded::Failed | Recorded::Interrupted, None) => {}
         }
     }
+}
 
-    pub(super) async fn build_snapshot(&self, region: &str, beat: &Heartbeat) -> Result<Snapshot, SourceError> {
-        beat.calling(Operation::GetResources);
-        let tagged = self.inner.sources.tags.tagged_resources(region, beat).await?;
-        beat.calling(Operation::ListInferenceProfiles);
-        let catalog = match self.inner.sources.catalog.application_profiles(region, beat).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(region, error = %e, "Bedrock catalogue unavailable; building the snapshot from tags alone");
-                None
-            }
-        };
-        // Joining and indexing 100,000 profiles takes tens of milliseconds of CPU: large builds
-        // go off the request threads; small ones (2,000 take about 2 ms) stay inline.
-        let (snapshot, dropped) = if tagged.len() < BLOCKING_BUILD_THRESHOLD {
-            Snapshot::join(tagged, catalog)
-        } else {
-            tokio::task::spawn_blocking(move || Snapshot::join(tagged, catalog))
-                .await
-                .map_err(|e| {
-                    SourceError::new(
-                        Operation::GetResources,
-                        crate::source::FailureKind::Unavailable,
-                        format!("snapshot build did not complete: {e}"),
-                    )
-                })?
-        };
-        if dropped > 0 {
-            tracing::debug!(region, dropped, "dropped untagged or unlisted resources");
+impl Resolver {
+    /// A region's next snapshot: read from the publisher in fleet mode (see `fleet`), else built
+    /// here from the sources.
+    pub(super) async fn load_region(
+        &self,
+        region: &str,
+        beat: &Heartbeat,
+    ) -> Result<Loaded<crate::snapshot::Snapshot>, SourceError> {
+        if self.inner.sources.published.is_some() {
+            return self.read_published(region, beat).await;
         }
-        Ok(snapshot)
+        crate::build::build_region(&self.inner.sources, region, beat)
+            .await
+            .map(Loaded::from)
     }
 }
 

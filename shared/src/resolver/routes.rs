@@ -33,6 +33,7 @@ impl Resolver {
                     .into_iter()
                     .map(|(r, s)| (r, Arc::new(s)))
                     .collect::<RouteTable>()
+                    .into()
             })
         };
         self.spawn_refresh(

@@ -50,11 +50,14 @@ impl World {
             max_stale: MAX_STALE,
             ssm_prefix: Some("/profile-resolver/routes/".into()),
             upstream_timeout: TIMEOUT,
+            snapshot_url: None,
+            snapshot_fallback: crate::config::Fallback::Direct,
         };
         let sources = Sources {
             tags: source.clone(),
             catalog: source.clone(),
             routes: Some(source.clone()),
+            published: None,
         };
         let resolver = Resolver::new(config, sources, Arc::new(clock.clone()), Arc::default());
         Self {

@@ -16,9 +16,6 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// The default routes prefix.
-pub const DEFAULT_PREFIX: &str = "/profile-resolver/routes/";
-
 /// `GetParametersByPath` under a prefix, in the function's home region.
 #[derive(Debug, Clone)]
 pub struct SdkRouteSource {

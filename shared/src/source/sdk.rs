@@ -81,26 +81,6 @@ fn kind_of_code(code: Option<&str>) -> FailureKind {
     }
 }
 
-/// The SDK-backed sources for a configuration: tagging and Bedrock clients per allowed region,
-/// and SSM routes in the home region unless routes are disabled.
-pub fn sdk_sources(
-    config: &crate::config::EngineConfig,
-    sdk: &SdkConfig,
-    stats: std::sync::Arc<crate::stats::Stats>,
-) -> crate::resolver::Sources {
-    use std::sync::Arc;
-    let routes = config.ssm_prefix.as_deref().map(|prefix| {
-        let home = aws_config::Region::new(config.home_region.clone());
-        let ssm = sdk.to_builder().region(home).build();
-        Arc::new(super::routes::SdkRouteSource::new(&ssm, prefix, stats.clone())) as Arc<dyn super::RouteSource>
-    });
-    crate::resolver::Sources {
-        tags: Arc::new(super::tagging::SdkTagSource::new(sdk, &config.regions, stats.clone())),
-        catalog: Arc::new(super::bedrock::SdkCatalogSource::new(sdk, &config.regions, stats)),
-        routes,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

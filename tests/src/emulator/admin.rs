@@ -11,6 +11,8 @@
 //! | `POST /seed` | a seed document | add profiles |
 //! | `DELETE /seed` | | remove every profile and ghost |
 //! | `POST /reset` | | all of the above back to start |
+//! | `GET /usage` | | metered `Converse` calls, and totals per profile ARN |
+//! | `DELETE /usage` | | forget them |
 
 use super::Shared;
 use super::seed::{self, Seed};
@@ -33,6 +35,7 @@ pub fn router() -> Router<Shared> {
         .route("/settings", get(settings).post(set_settings))
         .route("/seed", post(add_seed).delete(clear_seed))
         .route("/reset", post(reset))
+        .route("/usage", get(super::runtime::usage).delete(super::runtime::clear_usage))
 }
 
 fn bad(message: impl std::fmt::Display) -> Response {

@@ -147,6 +147,8 @@ pub struct State {
     pub settings: Settings,
     /// Taken names: (region, account, name).
     pub names: std::collections::HashSet<(String, String, String)>,
+    /// Metered `Converse` calls.
+    pub usage: Vec<super::runtime::Metered>,
 }
 
 impl State {

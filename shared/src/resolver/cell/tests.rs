@@ -20,7 +20,7 @@ fn start(cell: &Cell<u32>, clock: &MockClock) -> Option<Permit> {
 }
 
 fn finish(cell: &Cell<u32>, clock: &MockClock, p: &Permit, r: Result<u32, SourceError>) -> Recorded {
-    cell.finish(p, r, clock.now(), 0, TTL, TTL)
+    cell.finish(p, r.map(Loaded::from), clock.now(), 0, TTL, TTL)
 }
 
 fn timeout() -> SourceError {

@@ -1,0 +1,173 @@
+//! # snapshot-publisher
+//!
+//! Builds each region's snapshot once, for a whole fleet, and publishes it to S3 (see
+//! `shared::published` for the objects and their format). Readers (the extension and the
+//! function, with `PROFILE_RESOLVER_SNAPSHOT_URL` set) then poll one small object per TTL
+//! instead of paging `GetResources` each.
+//!
+//! One publish of a region:
+//! 1. note when the listing starts, and build the snapshot from the same sources and join as
+//!    direct mode (`shared::build`);
+//! 2. if the build fails, stop: nothing is written, so the last good snapshot stays, and readers
+//!    see its age grow;
+//! 3. write the snapshot object only when its content hash differs from the one the current
+//!    heartbeat names (an unchanged region writes no new content, and readers keep getting
+//!    `304`);
+//! 4. write the heartbeat: the listing start, the hash and the publish interval.
+//!
+//! At most one build runs at a time: the function has a reserved concurrency of 1 (see
+//! `template.yaml`), and one invoke publishes its regions one after the other.
+
+pub mod config;
+pub mod handler;
+pub mod trigger;
+
+use bytes::Bytes;
+use serde::Serialize;
+use shared::build::build_region;
+use shared::clock::Clock;
+use shared::published::format::{Beat, encode, format_time};
+use shared::published::{Fetched, Published, SCHEMA_VERSION};
+use shared::source::{Heartbeat, SourceError, Sources};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How one region's publish ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum Outcome {
+    /// New content was written, and the heartbeat.
+    Changed {
+        /// The content hash.
+        content_hash: String,
+        /// Profiles in it.
+        profiles: usize,
+    },
+    /// The content was as published: only the heartbeat was written.
+    Unchanged {
+        /// The content hash.
+        content_hash: String,
+        /// Profiles in it.
+        profiles: usize,
+    },
+    /// The build or a write failed; the published objects are as they were (a failed heartbeat
+    /// write after new content leaves readers on the new content with its own listing time).
+    Failed {
+        /// The failing operation.
+        operation: String,
+        /// What happened.
+        error: String,
+    },
+}
+
+/// One region's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The region.
+    pub region: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// Publishes snapshots.
+pub struct Publisher {
+    sources: Sources,
+    published: Published,
+    interval: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+impl Publisher {
+    /// A publisher building from `sources` (tags and catalogue; routes are not published) into
+    /// `published`, declaring `interval` in its heartbeats.
+    pub fn new(sources: Sources, published: Published, interval: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            sources,
+            published,
+            interval,
+            clock,
+        }
+    }
+
+    /// Publishes one region (see the crate docs).
+    pub async fn publish(&self, region: &str, account: Option<&str>) -> Report {
+        let outcome = match self.try_publish(region, account).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Failed {
+                operation: e.operation.to_string(),
+                error: e.to_string(),
+            },
+        };
+        match &outcome {
+            Outcome::Failed { error, .. } => {
+                tracing::error!(region, error = %error, "publish failed; the published snapshot is unchanged");
+            }
+            ok => tracing::info!(region, outcome = ?ok, "published"),
+        }
+        Report {
+            region: region.to_owned(),
+            outcome,
+        }
+    }
+
+    async fn try_publish(&self, region: &str, account: Option<&str>) -> Result<Outcome, SourceError> {
+        let started = self.clock.now();
+        let beat = Heartbeat::new(self.clock.clone());
+        let snapshot = build_region(&self.sources, region, &beat).await?;
+        let encoded = encode(&snapshot, region, account, started);
+        let url = &self.published.url;
+        let store = &self.published.store;
+        let current = match store.get(&url.heartbeat_key(region), None).await? {
+            Fetched::Found { body, .. } => Beat::decode(&body, region).ok().map(|(b, _)| b.content_hash),
+            Fetched::NotModified | Fetched::Missing => None,
+        };
+        let changed = current.as_deref() != Some(encoded.content_hash.as_str());
+        if changed {
+            store.put(&url.snapshot_key(region), Bytes::from(encoded.body)).await?;
+        }
+        let heartbeat = Beat {
+            schema_version: SCHEMA_VERSION,
+            region: region.to_owned(),
+            account: account.map(str::to_owned),
+            listing_started_at: format_time(started),
+            published_at: format_time(self.clock.now()),
+            content_hash: encoded.content_hash.clone(),
+            profile_count: encoded.profile_count,
+            interval_seconds: self.interval.as_secs(),
+        };
+        store
+            .put(&url.heartbeat_key(region), Bytes::from(heartbeat.encode()))
+            .await?;
+        let (content_hash, profiles) = (encoded.content_hash, encoded.profile_count);
+        Ok(if changed {
+            Outcome::Changed { content_hash, profiles }
+        } else {
+            Outcome::Unchanged { content_hash, profiles }
+        })
+    }
+
+    /// Publishes each region in turn.
+    pub async fn publish_all<'a>(
+        &self,
+        regions: impl IntoIterator<Item = &'a String>,
+        account: Option<&str>,
+    ) -> Vec<Report> {
+        let mut reports = Vec::new();
+        for region in regions {
+            reports.push(self.publish(region, account).await);
+        }
+        reports
+    }
+}
+
+/// The account of a Lambda function ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
+pub fn account_of(function_arn: &str) -> Option<&str> {
+    function_arn
+        .split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests;
