@@ -207,3 +207,6 @@ fn get_error(region: &str, message: &str) -> SourceError {
         format!("{region}: {message}"),
     )
 }
+
+#[cfg(test)]
+mod tests;
