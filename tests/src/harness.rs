@@ -2,6 +2,7 @@
 //! waits until they are ready (bounded), and stops them by PID when dropped.
 
 pub mod fixtures;
+pub mod fleet;
 pub mod freeze;
 pub mod http;
 pub mod lambda;

@@ -332,9 +332,12 @@ impl<T> Cell<T> {
     }
 }
 
+/// The shortest a jittered TTL can be, as a fraction of the TTL.
+pub(crate) const JITTER_FLOOR: f64 = 0.9;
+
 /// The TTL with ±10 % jitter, so that sandboxes don't refresh in step.
 fn jittered(ttl: Duration) -> Duration {
-    ttl.mul_f64(0.9 + 0.2 * fastrand::f64())
+    ttl.mul_f64(JITTER_FLOOR + 0.2 * fastrand::f64())
 }
 
 #[cfg(test)]

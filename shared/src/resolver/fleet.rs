@@ -12,7 +12,7 @@
 //!   failed refresh.
 
 use super::Resolver;
-use super::cell::{Loaded, View};
+use super::cell::{JITTER_FLOOR, Loaded, View};
 use crate::config::Fallback;
 use crate::published::format::{Beat, decode};
 use crate::published::{Fetched, Published};
@@ -49,7 +49,9 @@ impl Resolver {
         let why = match self.fetch_published(region, beat).await {
             Ok(mark) => {
                 let lag = started.duration_since(mark.data_time).unwrap_or_default();
-                let overdue = lag.saturating_sub(mark.interval + config.ttl);
+                // Judged with the shortest jittered TTL, so that what is kept is usable whatever
+                // TTL its entry draws.
+                let overdue = lag.saturating_sub(mark.interval + config.ttl.mul_f64(JITTER_FLOOR));
                 if overdue <= config.max_stale {
                     return Ok(Loaded {
                         value: mark.snapshot,
