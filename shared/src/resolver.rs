@@ -2,8 +2,11 @@
 //! resolution order.
 //!
 //! 1. A fresh snapshot answers at once (`cache: hit`).
-//! 2. An expired one still answers (`stale`) while exactly one background refresh runs, and keeps
-//!    answering while refreshes fail, up to the maximum staleness.
+//! 2. An expired one still answers (`stale`) while exactly one background refresh runs, for one
+//!    more TTL (stale-while-revalidate, as RFC 5861 bounds it). Past that (a sandbox frozen
+//!    through its expiry), the request waits for the refresh, bounded by the upstream timeout,
+//!    and gets the old snapshot only if the refresh fails: stale-if-error, up to the maximum
+//!    staleness.
 //! 3. Without a usable snapshot the request waits for the one in-flight load, at most the
 //!    upstream timeout (`miss`).
 //! 4. When the tags give no match, or tag discovery is unavailable, routes answer.
@@ -244,6 +247,14 @@ impl Resolver {
             // Read recently, but its publisher has not rebuilt it for longer than it promised.
             View::Fresh(e) if !e.overdue(&now).is_zero() => (Some(e), CacheState::Stale),
             View::Fresh(e) => (Some(e), CacheState::Hit),
+            // Long past expiry (a sandbox frozen through it): revalidate first, bounded by the
+            // deadline, and serve the old snapshot only if that fails (stale-if-error).
+            View::Stale(e) if e.past_expiry(&now) > self.inner.config.ttl => {
+                match self.wait_for_region(region, cell, deadline).await {
+                    Some(newer) if !Arc::ptr_eq(&newer, &e) => (Some(newer), CacheState::Miss),
+                    _ => (Some(e), CacheState::Stale),
+                }
+            }
             View::Stale(e) => {
                 self.start_region_refresh(region, false);
                 (Some(e), CacheState::Stale)

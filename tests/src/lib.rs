@@ -4,3 +4,4 @@
 pub mod bench;
 pub mod emulator;
 pub mod harness;
+pub mod sim;

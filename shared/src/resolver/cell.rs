@@ -67,6 +67,11 @@ impl<T> Entry<T> {
         now.since(&self.built)
     }
 
+    /// How long past its TTL it is (zero while fresh).
+    pub(crate) fn past_expiry(&self, now: &Stamp) -> Duration {
+        self.read_age(now).saturating_sub(self.ttl)
+    }
+
     /// How far the data is past the age it may normally have (its source's allowance plus the
     /// TTL). Only a published snapshot whose publisher stopped gets there while fresh.
     pub(crate) fn overdue(&self, now: &Stamp) -> Duration {

@@ -185,6 +185,32 @@ async fn a_refresh_picks_up_changed_tags_and_deletions() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn a_snapshot_frozen_past_a_second_ttl_is_revalidated_before_it_answers() {
+    let w = World::new();
+    w.resolve(ACME_CHAT).await.unwrap();
+    set_region(
+        &w.source,
+        "us-east-1",
+        &[("p9", vec![("tenant", "acme"), ("app", "chat")])],
+    );
+    // A sandbox frozen for three TTLs: the first request after the thaw gets the new mapping.
+    w.clock.advance_frozen(TTL * 3);
+    let first = w.resolve(ACME_CHAT).await.unwrap();
+    assert_eq!(
+        (first.cache, arns(&first)),
+        (CacheState::Miss, vec![arn("us-east-1", "p9")])
+    );
+    // With the refresh failing, the old snapshot still answers: stale-if-error.
+    w.clock.advance_frozen(TTL * 3);
+    w.source.fail(Operation::GetResources, Some(FailureKind::Throttled));
+    let stale = w.resolve(ACME_CHAT).await.unwrap();
+    assert_eq!(
+        (stale.cache, arns(&stale)),
+        (CacheState::Stale, vec![arn("us-east-1", "p9")])
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn misses_and_unknown_queries_make_no_source_call() {
     let w = World::new();
     w.resolver.prewarm();

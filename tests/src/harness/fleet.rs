@@ -252,7 +252,7 @@ impl FakeRuntime {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state.clone());
-        let (stop, thread) = serve(listener, app.into());
+        let (stop, thread) = serve(listener, app);
         Ok(Self {
             runtime_api,
             state,

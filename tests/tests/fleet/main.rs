@@ -8,6 +8,7 @@
 
 mod publisher;
 mod readers;
+mod simulation;
 
 use harness::harness::fleet::{CountingProxy, Publisher, create_bucket};
 use harness::harness::lambda::{Extension, Scratch};
