@@ -29,7 +29,38 @@ def transformed(**params):
     resources = template["Resources"]
     resources["ResolverFunction"]["Properties"]["CodeUri"] = "s3://bucket/function.zip"
     resources["CacheExtensionLayer"]["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    resources["PublisherFunction"]["Properties"]["CodeUri"] = "s3://bucket/publisher.zip"
     return transform(template, params, NoManagedPolicies())
+
+
+def resolve_ifs(value, conditions):
+    """Evaluates Fn::If against `conditions`, dropping AWS::NoValue, as CloudFormation would."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return resolve_ifs(yes if conditions[name] else no, conditions)
+        if value == {"Ref": "AWS::NoValue"}:
+            return None
+        return {k: v for k, v in ((k, resolve_ifs(v, conditions)) for k, v in value.items()) if v is not None}
+    if isinstance(value, list):
+        return [v for v in (resolve_ifs(v, conditions) for v in value) if v is not None]
+    return value
+
+
+def role_statements(out, function, conditions):
+    role = out["Resources"][f"{function}Role"]
+    for policy in role["Properties"].get("Policies", []):
+        yield from resolve_ifs(policy["PolicyDocument"]["Statement"], conditions)
+
+
+def actions_of(statements):
+    out = set()
+    for st in statements:
+        out.update(st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    return out
+
+
+DIRECT = {"FleetMode": False, "ReadersMayList": True}
 
 
 def of_type(out, kind):
@@ -58,7 +89,7 @@ class Template(unittest.TestCase):
 
     def test_the_function_runs_on_al2023_arm64_with_the_layer_and_the_contract_environment(self):
         out = transformed()
-        (fn,) = of_type(out, "AWS::Lambda::Function").values()
+        fn = out["Resources"]["ResolverFunction"]
         props = fn["Properties"]
         self.assertEqual(props["Runtime"], "provided.al2023")
         self.assertEqual(props["Handler"], "bootstrap")
@@ -75,7 +106,7 @@ class Template(unittest.TestCase):
     def test_iam_grants_exactly_the_three_read_actions_and_no_wildcard_action(self):
         out = transformed()
         actions, ssm_resources = set(), []
-        for st in statements(out):
+        for st in role_statements(out, "ResolverFunction", DIRECT):
             acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             for a in acts:
                 self.assertNotIn("*", a, f"wildcard action {a}")
@@ -100,9 +131,56 @@ class Template(unittest.TestCase):
         self.assertEqual(authorizer["Condition"], "UseJwt")
         self.assertEqual(len(of_type(out, "AWS::Lambda::Permission")), 1)
 
+    def test_s3_mode_readers_need_only_get_object_on_the_prefix_with_fallback_none(self):
+        out = transformed()
+        fleet_none = {"FleetMode": True, "ReadersMayList": False}
+        statements = list(role_statements(out, "ResolverFunction", fleet_none))
+        self.assertEqual(actions_of(statements), {"s3:GetObject", "ssm:GetParametersByPath"})
+        (s3,) = [st for st in statements if st["Action"] == "s3:GetObject"]
+        self.assertEqual(s3["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SnapshotBucket}/profiles/*"})
+        fleet_direct = {"FleetMode": True, "ReadersMayList": True}
+        self.assertEqual(actions_of(role_statements(out, "ResolverFunction", fleet_direct)),
+                         {"s3:GetObject", "tag:GetResources", "bedrock:ListInferenceProfiles",
+                          "ssm:GetParametersByPath"})
+        env = out["Resources"]["ResolverFunction"]["Properties"]["Environment"]["Variables"]
+        self.assertEqual(env["PROFILE_RESOLVER_SNAPSHOT_URL"]["Fn::If"][0], "FleetMode")
+        (reader,) = of_type(out, "AWS::IAM::ManagedPolicy").values()
+        self.assertEqual(actions_of(reader["Properties"]["PolicyDocument"]["Statement"]), {"s3:GetObject"})
+
+    def test_the_publisher_writes_only_its_prefix_one_build_at_a_time_on_a_schedule_and_on_changes(self):
+        out = transformed()
+        pub = out["Resources"]["PublisherFunction"]
+        self.assertEqual(pub["Condition"], "FleetMode")
+        self.assertEqual(pub["Properties"]["ReservedConcurrentExecutions"], 1)
+        statements = list(role_statements(out, "PublisherFunction", {"FleetMode": True}))
+        writes = [st for st in statements if "s3:PutObject" in st["Action"]]
+        self.assertEqual(len(writes), 1)
+        self.assertEqual(writes[0]["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SnapshotBucket}/profiles/*"})
+        for st in statements:
+            acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            self.assertFalse(any("*" in a for a in acts), st)
+        (mapping,) = of_type(out, "AWS::Lambda::EventSourceMapping").values()
+        self.assertEqual(mapping["Properties"]["MaximumBatchingWindowInSeconds"], 5)
+        self.assertEqual(mapping["Properties"]["BatchSize"], 100)
+        (schedule,) = of_type(out, "AWS::Scheduler::Schedule").values()
+        self.assertEqual(schedule["Properties"]["ScheduleExpression"],
+                         {"Fn::Sub": "rate(${PublishIntervalMinutes} minutes)"})
+        patterns = [r["Properties"]["EventPattern"] for r in of_type(out, "AWS::Events::Rule").values()]
+        sources = sorted(p["source"][0] for p in patterns)
+        self.assertEqual(sources, ["aws.bedrock", "aws.tag"])
+        (cloudtrail,) = [p for p in patterns if p["source"] == ["aws.bedrock"]]
+        self.assertEqual(sorted(cloudtrail["detail"]["eventName"]),
+                         ["CreateInferenceProfile", "DeleteInferenceProfile", "TagResource", "UntagResource"])
+        (bucket,) = of_type(out, "AWS::S3::Bucket").values()
+        block = bucket["Properties"]["PublicAccessBlockConfiguration"]
+        self.assertTrue(all(block.values()) and len(block) == 4)
+        sse = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        self.assertEqual(sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256")
+
     def test_outputs_and_alarms(self):
         out = transformed()
-        self.assertEqual(set(out["Outputs"]), {"FunctionArn", "LayerArn", "ApiUrl"})
+        self.assertEqual(set(out["Outputs"]), {"FunctionArn", "LayerArn", "ApiUrl", "SnapshotUrl",
+                                               "SnapshotReaderPolicyArn"})
         metrics = sorted(a["Properties"]["MetricName"] for a in of_type(out, "AWS::CloudWatch::Alarm").values())
         self.assertEqual(metrics, ["Errors", "SnapshotAgeSeconds", "UpstreamUnavailable"])
         (age,) = [a for a in of_type(out, "AWS::CloudWatch::Alarm").values()
@@ -110,10 +188,10 @@ class Template(unittest.TestCase):
         self.assertEqual(age["Properties"]["Namespace"], "ProfileResolver", "the extension's EMF namespace")
         self.assertEqual(age["Properties"]["Dimensions"][0]["Name"], "Region")
 
-    def test_the_function_logs_json(self):
+    def test_the_functions_log_json(self):
         out = transformed()
-        (fn,) = of_type(out, "AWS::Lambda::Function").values()
-        self.assertEqual(fn["Properties"]["LoggingConfig"], {"LogFormat": "JSON"})
+        for fn in of_type(out, "AWS::Lambda::Function").values():
+            self.assertEqual(fn["Properties"]["LoggingConfig"], {"LogFormat": "JSON"})
 
     @unittest.skipUnless(os.environ.get("PROFILE_RESOLVER_SAM_BUILD") == "1",
                          "set PROFILE_RESOLVER_SAM_BUILD=1 (make test-sam-build) for the release build")
@@ -122,12 +200,13 @@ class Template(unittest.TestCase):
         shutil.rmtree(build_dir, ignore_errors=True)
         arch = os.environ.get("LAYER_ARCH", "x86_64")
         result = self.run_tool("sam", "build", "--beta-features", "--build-in-source",
-                               "--parameter-overrides", f"Architecture={arch}")
+                               "--parameter-overrides", f"Architecture={arch}", "SnapshotMode=s3")
         self.assertEqual(result.returncode, 0, result.stdout[-4000:] + result.stderr[-4000:])
         extension = build_dir / "build/CacheExtensionLayer/extensions/cache-extension"
         bootstrap = build_dir / "build/ResolverFunction/bootstrap"
+        publisher = build_dir / "build/PublisherFunction/bootstrap"
         machine = {"x86_64": b"\x3e\x00", "arm64": b"\xb7\x00"}[arch]
-        for binary in (extension, bootstrap):
+        for binary in (extension, bootstrap, publisher):
             self.assertTrue(binary.is_file(), binary)
             self.assertTrue(binary.stat().st_mode & stat.S_IXUSR, f"{binary} is executable")
             head = binary.read_bytes()[:20]
