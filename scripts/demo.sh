@@ -118,6 +118,43 @@ if [ $KEEP -eq 0 ]; then
   invoke "The way back: which model is behind this profile ARN?" '{"profile": "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/3f97f91ec770"}'
   say "Extension stats"
   curl -s -H "X-Profile-Resolver-Token: $TOKEN" "http://127.0.0.1:$EXT_PORT/v1/stats" | "$VENV/bin/python" -m json.tool
+
+  say "Fleet mode: snapshot-publisher builds us-east-1 once and publishes it to S3 (moto)"
+  FLEET="$VENV/bin/python scripts/demo_fleet.py"
+  $FLEET bucket "$MOTO"
+  cp "$WORK/common.env" "$WORK/fleet.env"
+  cat >> "$WORK/fleet.env" <<ENV
+AWS_ENDPOINT_URL_S3=$MOTO
+PROFILE_RESOLVER_SNAPSHOT_URL=s3://demo-fleet-snapshots/profiles/
+PROFILE_RESOLVER_REGIONS=us-east-1
+PROFILE_RESOLVER_TTL_SECONDS=2
+PROFILE_RESOLVER_PUBLISH_INTERVAL_SECONDS=300
+PROFILE_RESOLVER_ACCOUNT_ID=123456789012
+ENV
+  publish() {
+    echo "\$ snapshot-publisher --once"
+    env -i PATH="$PATH" $(cat "$WORK/fleet.env") AWS_LAMBDA_LOG_LEVEL=warn target/debug/snapshot-publisher --once
+  }
+  publish
+  $FLEET objects "$MOTO"
+
+  READER_PORT=$(free_port)
+  READER=http://127.0.0.1:$READER_PORT
+  env -i PATH="$PATH" $(cat "$WORK/fleet.env") PROFILE_RESOLVER_PORT="$READER_PORT" target/debug/cache-extension > "$WORK/reader.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "$READER/health" 10
+  printf '\n\033[36m-- A reader (another extension, PROFILE_RESOLVER_SNAPSHOT_URL set) answers from the published snapshot\033[0m\n'
+  $FLEET ask "$READER" "$TOKEN"
+  printf '\n\033[36m-- Retag: TagResource costcenter=cc-42 on that profile, then the publish its event triggers\033[0m\n'
+  $FLEET tag "$EMU" "$($FLEET arn "$READER" "$TOKEN")" costcenter cc-42
+  publish
+  sleep 2.5
+  printf '\n\033[36m-- The running reader picked it up at its next poll (TTL 2 s), having listed nothing itself (GetResources calls: %s)\033[0m\n' \
+    "$($FLEET calls "$READER" "$TOKEN")"
+  $FLEET ask "$READER" "$TOKEN"
+
+  say "A fleet: 10 sandboxes under the freeze cycle, every model call metered by the emulator's Converse"
+  target/debug/fleet-sim --sandboxes 10 --mode s3
   say "Done; stopping everything"
 else
   say "The stack is running. Try:"

@@ -1,5 +1,5 @@
-//! The in-process engine: a 3-key query over 2,000 and 100,000 profiles, and a snapshot build
-//! from 2,000 tagged resources. `cargo bench -p profile-resolver-shared --bench engine`.
+//! The in-process engine: a 3-key query over 2,000 and 100,000 profiles, a snapshot build from
+//! 2,000 tagged resources, and a fleet reader's decoding of a published snapshot. `cargo bench -p profile-resolver-shared --bench engine`.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -65,5 +65,28 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// A fleet reader's cost of a new published snapshot: checking its hash, parsing and indexing it.
+fn published(c: &mut Criterion) {
+    use shared::published::format::{decode, encode};
+    let mut group = c.benchmark_group("read_published_snapshot");
+    group.sample_size(10);
+    for n in [2_000usize, 100_000] {
+        let (tagged, catalog) = org(n);
+        let (snapshot, _) = Snapshot::join(tagged, Some(catalog));
+        let body = encode(
+            &snapshot,
+            "us-east-1",
+            Some("123456789012"),
+            std::time::SystemTime::now(),
+        )
+        .body;
+        eprintln!("read_published_snapshot/{n}: {} bytes", body.len());
+        group.bench_with_input(BenchmarkId::from_parameter(n), &body, |b, body| {
+            b.iter(|| black_box(decode(black_box(body), "us-east-1").unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, published);
 criterion_main!(benches);

@@ -29,7 +29,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     if std::env::args().any(|a| a == "--once") {
         let reports = publisher.publish_all(&allowed, config.account.as_deref()).await;
         let out = respond(0, reports)?;
-        tracing::info!(result = %out, "published once");
+        // The reports are the command's output.
+        use std::io::Write;
+        writeln!(std::io::stdout().lock(), "{out}")?;
         return Ok(());
     }
     let (publisher, allowed, account) = (Arc::new(publisher), Arc::new(allowed), config.account.clone());

@@ -241,14 +241,30 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
     };
 
     eprintln!("sim: starting {} sandboxes ({:?} mode)", plan.sandboxes, plan.mode);
+    // Started 16 at a time: each one's init awaits its first load, as under Lambda.
     let mut sandboxes = Vec::with_capacity(plan.sandboxes);
-    for i in 0..plan.sandboxes {
+    let start_one = |i: usize| -> anyhow::Result<Sandbox> {
         let mut lambda = FakeLambda::start()?;
         let mut e = env.clone();
         e.push(("AWS_LAMBDA_RUNTIME_API".into(), lambda.runtime_api.clone()));
         let ext = Extension::start(&scratch, &e, free_port()?).with_context(|| format!("sandbox {i}"))?;
-        lambda.freeze(ext.proc.pid(), Duration::from_secs(30))?;
-        sandboxes.push(Sandbox { lambda, ext });
+        lambda.freeze(ext.proc.pid(), Duration::from_secs(60))?;
+        Ok(Sandbox { lambda, ext })
+    };
+    for chunk in (0..plan.sandboxes).collect::<Vec<_>>().chunks(16) {
+        let started: Vec<anyhow::Result<Sandbox>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk.iter().map(|&i| scope.spawn(move || start_one(i))).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("a start-up thread panicked")))
+                })
+                .collect()
+        });
+        for sb in started {
+            sandboxes.push(sb?);
+        }
     }
     if plan.mode == Mode::Direct {
         // Initialisation listed the region once per sandbox; the run counts from here.

@@ -51,9 +51,14 @@ async fn main() -> anyhow::Result<()> {
     // A failed section is reported and the others still run; the exit status tells.
     let mut failed = Vec::new();
     // BENCH_ONLY=hits runs the first section alone, for quick comparisons while tuning;
-    // BENCH_ONLY=lifecycle the lifecycle section alone.
+    // BENCH_ONLY=lifecycle the lifecycle section alone; BENCH_ONLY=fleet the fleet section.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let only_hits = only == "hits";
+    if only == "fleet" {
+        tokio::task::block_in_place(|| harness::bench::fleet::fleet(&opts, &mut rep))?;
+        std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
+        return Ok(());
+    }
     if only == "lifecycle" {
         let emu = harness::harness::Emulator::start(None)?;
         emu.seed(&scenarios::seed(opts.profiles))?;
@@ -86,6 +91,12 @@ async fn main() -> anyhow::Result<()> {
         scenarios::large(&opts, &mut rep, &scratch).await
     } {
         failed.push(format!("large snapshot: {e:#}"));
+    }
+    if !only_hits {
+        eprintln!("== bench: fleet mode against direct mode");
+        if let Err(e) = tokio::task::block_in_place(|| harness::bench::fleet::fleet(&opts, &mut rep)) {
+            failed.push(format!("fleet: {e:#}"));
+        }
     }
     rep.notes.extend(failed.iter().map(|f| format!("FAILED: {f}")));
     std::fs::create_dir_all(&opts.out_dir)?;
