@@ -53,6 +53,22 @@ class Conformance(unittest.TestCase):
         profile_id = arn[len(prefix):]
         self.assertRegex(profile_id, r"^[a-z0-9]{12}$")
 
+    def test_converse_on_a_profile_arn_is_answered_and_metered_with_the_tags_at_call_time(self):
+        arn = self.create("acme-chat", {"tenant": "acme"})
+        runtime = boto3.client("bedrock-runtime", region_name=REGION, endpoint_url=self.emu.url, config=NO_RETRY)
+        reply = runtime.converse(modelId=arn, requestMetadata={"tenant": "acme"},
+                                 messages=[{"role": "user", "content": [{"text": "three words here"}]}])
+        self.assertEqual(reply["output"]["message"]["role"], "assistant")
+        self.assertEqual(reply["usage"], {"inputTokens": 3, "outputTokens": 12, "totalTokens": 15})
+        self.bedrock.tag_resource(resourceARN=arn, tags=[{"key": "tenant", "value": "globex"}])
+        runtime.converse(modelId=arn, messages=[{"role": "user", "content": [{"text": "hi"}]}])
+        usage = self.emu.admin("GET", "/usage")
+        self.assertEqual(usage["byArn"][arn], {"calls": 2, "inputTokens": 4, "outputTokens": 24})
+        self.assertEqual([c["tags"]["tenant"] for c in usage["calls"]], ["acme", "globex"])
+        self.assertEqual(usage["calls"][0]["requestMetadata"], {"tenant": "acme"})
+        with self.assertRaises(runtime.exceptions.ResourceNotFoundException):
+            runtime.converse(modelId=arn[:-1] + "x", messages=[{"role": "user", "content": [{"text": "hi"}]}])
+
     def create(self, name, tags):
         return self.bedrock.create_inference_profile(
             inferenceProfileName=name, modelSource={'copyFrom': MODEL},
