@@ -1,7 +1,7 @@
 //! Fleet mode: snapshots built once per region by the publisher and shared through S3.
 //!
 //! Two objects per region under `s3://BUCKET/PREFIX/`:
-//! - `{region}.json`, the snapshot (see [`format`]). It is written only when the content
+//! - `{region}.json`, the snapshot (see [`mod@format`]). It is written only when the content
 //!   changes, so readers holding it get `304 Not Modified` from a conditional GET for as long as
 //!   the region is unchanged.
 //! - `{region}.heartbeat.json`, a few hundred bytes ([`format::Beat`]), rewritten by every
