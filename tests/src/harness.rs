@@ -45,8 +45,19 @@ pub fn venv_tool(name: &str) -> PathBuf {
 ///
 /// # Errors
 /// When no port can be bound.
+/// A port is handed out at most once per process, so that threads starting processes side by
+/// side never get the same one (the kernel may return a port again as soon as it is released).
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..1_000 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    bail!("no free port found that this process had not used yet")
 }
 
 /// A child process killed by PID on drop.
