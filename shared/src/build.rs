@@ -1,10 +1,27 @@
 //! Building one region's snapshot from the sources: every page of `GetResources`, joined with
 //! every page of `ListInferenceProfiles`. The resolver runs it in direct mode (and as the fleet
 //! readers' fallback); the publisher runs it once for a whole fleet. It needs the sources only,
-//! never the resolver.
+//! never the resolver. [`Sources`] bundles them here, so that neither `source` nor `published`
+//! imports the other's users: `config` → `published` → `source`, and `build` above them.
 
+use crate::published::Published;
 use crate::snapshot::Snapshot;
-use crate::source::{FailureKind, Heartbeat, Operation, SourceError, Sources};
+use crate::source::{CatalogSource, FailureKind, Heartbeat, Operation, RouteSource, SourceError, TagSource};
+use std::sync::Arc;
+
+/// The upstreams a snapshot is built from, and the routes: what the resolver reads in direct
+/// mode, and what the publisher builds from.
+#[derive(Clone)]
+pub struct Sources {
+    /// Tag discovery.
+    pub tags: Arc<dyn TagSource>,
+    /// The Bedrock catalogue.
+    pub catalog: Arc<dyn CatalogSource>,
+    /// Static routes; `None` disables them.
+    pub routes: Option<Arc<dyn RouteSource>>,
+    /// Published snapshots (fleet mode); `None` in direct mode.
+    pub published: Option<Published>,
+}
 
 /// Snapshots built from at least this many resources are built on the blocking pool.
 pub const BLOCKING_BUILD_THRESHOLD: usize = 10_000;

@@ -30,7 +30,7 @@ pub mod stats;
 pub mod wiring;
 
 pub use answer::{BatchAnswer, CacheState, Resolution};
+pub use build::Sources;
 pub use error::{ApiError, ErrorCode};
 pub use query::{MatchMode, Query};
 pub use resolver::Resolver;
-pub use source::Sources;

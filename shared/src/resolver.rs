@@ -30,12 +30,13 @@ mod routes;
 use routes::RouteOutcome;
 
 use crate::answer::{CacheState, Resolution};
+use crate::build::Sources;
 use crate::clock::{Clock, Stamp};
 use crate::config::EngineConfig;
 use crate::error::{ApiError, ErrorCode};
 use crate::query::{MatchMode, Query};
 use crate::snapshot::Snapshot;
-use crate::source::{Operation, SourceError, Sources};
+use crate::source::{Operation, SourceError};
 use crate::stats::{Event, Stats};
 use cell::{Cell, View};
 use serde::Serialize;

@@ -217,20 +217,6 @@ impl Pages {
     }
 }
 
-/// The upstreams a snapshot is built from, and the routes: what the resolver reads in direct
-/// mode, and what the publisher builds from.
-#[derive(Clone)]
-pub struct Sources {
-    /// Tag discovery.
-    pub tags: Arc<dyn TagSource>,
-    /// The Bedrock catalogue.
-    pub catalog: Arc<dyn CatalogSource>,
-    /// Static routes; `None` disables them.
-    pub routes: Option<Arc<dyn RouteSource>>,
-    /// Published snapshots (fleet mode); `None` in direct mode.
-    pub published: Option<crate::published::Published>,
-}
-
 /// Tag discovery: every tagged application inference profile of a region, every page.
 #[async_trait]
 pub trait TagSource: Send + Sync {

@@ -2,13 +2,14 @@
 //! module that knows both: `source/` and `published/` never read the configuration, and the
 //! configuration imports neither, so no module of the engine imports in a circle.
 
+use crate::build::Sources;
 use crate::config::EngineConfig;
 use crate::published::Published;
 use crate::published::s3::{SdkStore, endpoint_overridden};
+use crate::source::RouteSource;
 use crate::source::bedrock::SdkCatalogSource;
 use crate::source::routes::SdkRouteSource;
 use crate::source::tagging::SdkTagSource;
-use crate::source::{RouteSource, Sources};
 use crate::stats::Stats;
 use aws_config::{Region, SdkConfig};
 use std::sync::Arc;

@@ -24,11 +24,12 @@ pub mod trigger;
 
 use bytes::Bytes;
 use serde::Serialize;
+use shared::Sources;
 use shared::build::build_region;
 use shared::clock::Clock;
 use shared::published::format::{Beat, encode, format_time};
 use shared::published::{Fetched, Published, SCHEMA_VERSION};
-use shared::source::{Heartbeat, SourceError, Sources};
+use shared::source::{Heartbeat, SourceError};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::answer::CacheState;
+use crate::build::Sources;
 use crate::clock::{Clock, MockClock};
 use crate::config::EngineConfig;
 use crate::published::format::{Beat, encode, format_time};
@@ -10,7 +11,7 @@ use crate::published::memory::{Gets, MemoryStore};
 use crate::published::{SCHEMA_VERSION, SnapshotUrl};
 use crate::query::Query;
 use crate::source::memory::MemorySource;
-use crate::source::{CatalogEntry, Sources, TaggedResource};
+use crate::source::{CatalogEntry, TaggedResource};
 use crate::stats::Stats;
 use crate::{ApiError, ErrorCode, Resolution};
 
