@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use json::Json;
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -209,11 +210,12 @@ impl Query {
         }
         let mut tags = BTreeMap::new();
         for (key, values) in filters {
-            let key_field = field(&format!("tags.{key}"));
+            // Built only for an error: this runs for every request.
+            let key_field = || field(&format!("tags.{key}"));
             let n = key.chars().count();
             if n == 0 || n > MAX_KEY_CHARS {
                 return Err(ApiError::invalid(
-                    key_field,
+                    key_field(),
                     format!("a key is 1 to {MAX_KEY_CHARS} characters, this one has {n}"),
                 ));
             }
@@ -223,13 +225,13 @@ impl Query {
                 Some(mut values) => {
                     if values.len() > MAX_VALUES_PER_KEY {
                         return Err(ApiError::invalid(
-                            key_field,
+                            key_field(),
                             format!("at most {MAX_VALUES_PER_KEY} values per key"),
                         ));
                     }
                     if let Some(v) = values.iter().find(|v| v.chars().count() > MAX_VALUE_CHARS) {
                         return Err(ApiError::invalid(
-                            key_field,
+                            key_field(),
                             format!(
                                 "a value is 0 to {MAX_VALUE_CHARS} characters, one has {}",
                                 v.chars().count()
@@ -241,9 +243,10 @@ impl Query {
                     ValueFilter::OneOf(values)
                 }
             };
-            if tags.insert(key, filter).is_some() {
-                return Err(ApiError::invalid(key_field, "given more than once"));
+            if tags.contains_key(&key) {
+                return Err(ApiError::invalid(key_field(), "given more than once"));
             }
+            tags.insert(key, filter);
         }
         if let Some(r) = &region {
             validate_region(r).map_err(|why| ApiError::invalid(field("region"), why))?;
@@ -284,11 +287,16 @@ fn add_param_filter(filters: &mut RawFilters, key: &str, value: Option<&str>) ->
     Ok(())
 }
 
-fn decode_component(raw: &str, field: &str) -> Result<String, ApiError> {
+/// A query-string component with `+` as a space and percent-escapes decoded; borrowed when
+/// there is nothing to decode, which is the common case.
+fn decode_component<'a>(raw: &'a str, field: &str) -> Result<Cow<'a, str>, ApiError> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(Cow::Borrowed(raw));
+    }
     let spaced = raw.replace('+', " ");
     percent_decode_str(&spaced)
         .decode_utf8()
-        .map(|s| s.into_owned())
+        .map(|s| Cow::Owned(s.into_owned()))
         .map_err(|_| ApiError::invalid(field, "is not valid UTF-8 once percent-decoded"))
 }
 
