@@ -1,5 +1,5 @@
 //! The in-process engine: a 3-key query over 2,000 and 100,000 profiles, a snapshot build from
-//! 2,000 tagged resources, and a fleet reader's decoding of a published snapshot. `cargo bench -p profile-resolver-shared --bench engine`.
+//! 2,000 tagged resources, query parsing, a whole in-process hit with its JSON, and a fleet reader's decoding of a published snapshot. `cargo bench -p profile-resolver-shared --bench engine`.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -56,6 +56,13 @@ fn bench(c: &mut Criterion) {
     c.bench_function("snapshot_build_2000", |b| {
         b.iter(|| black_box(Snapshot::join(tagged.clone(), Some(catalog.clone()))))
     });
+    c.bench_function("parse_query_string", |b| {
+        b.iter(|| {
+            black_box(Query::from_query_string(black_box(
+                "tag:tenant=tenant-7&tag:app=app-3&tag:model=model-2&match=all",
+            )))
+        })
+    });
     c.bench_function("parse_query_json", |b| {
         b.iter(|| {
             black_box(Query::from_json_bytes(black_box(
@@ -88,5 +95,52 @@ fn published(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, published);
+/// The whole in-process hit: resolve a 3-key query against a loaded resolver and render the
+/// answer's JSON, as the extension does per request.
+fn resolve_hit(c: &mut Criterion) {
+    use shared::build::Sources;
+    use shared::clock::SystemClock;
+    use shared::config::{EngineConfig, Fallback};
+    use shared::resolver::Resolver;
+    use shared::source::memory::MemorySource;
+    use std::sync::Arc;
+    use std::time::Duration;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("resolve_hit_and_render");
+    for n in [2_000usize, 100_000] {
+        let source = Arc::new(MemorySource::default());
+        let (tagged, catalog) = org(n);
+        source.set_region("us-east-1", tagged, catalog);
+        let config = EngineConfig {
+            home_region: "us-east-1".into(),
+            regions: vec!["us-east-1".into()],
+            ttl: Duration::from_secs(3600),
+            max_stale: Duration::from_secs(3600),
+            ssm_prefix: None,
+            upstream_timeout: Duration::from_secs(5),
+            snapshot_url: None,
+            snapshot_fallback: Fallback::Direct,
+        };
+        let sources = Sources {
+            tags: source.clone(),
+            catalog: source.clone(),
+            routes: None,
+            published: None,
+        };
+        let resolver = Resolver::new(config, sources, Arc::new(SystemClock), Arc::default());
+        // One profile at 2,000, 50 at 100,000.
+        let q = query();
+        let first = rt.block_on(resolver.resolve(&q)).unwrap();
+        assert!(first.profiles().next().is_some());
+        group.bench_with_input(BenchmarkId::from_parameter(n), &q, |b, q| {
+            b.iter(|| black_box(rt.block_on(resolver.resolve(black_box(q))).unwrap().to_json()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, resolve_hit, published);
 criterion_main!(benches);

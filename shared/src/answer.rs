@@ -78,9 +78,43 @@ impl Resolution {
         self.hits.iter().filter_map(|&i| self.snapshot.get(i))
     }
 
-    /// The JSON body.
+    /// The JSON body: what `Serialize` writes, assembled from each profile's kept rendering.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+        let one = match (self.mode, self.profiles().next()) {
+            (MatchMode::One, Some(p)) => Some(p),
+            _ => None,
+        };
+        let mut out = String::with_capacity(96 + self.hits.len() * 512);
+        match one {
+            Some(p) => {
+                out.push_str(r#"{"profile":"#);
+                out.push_str(p.json());
+            }
+            None => {
+                out.push_str(r#"{"profiles":["#);
+                for (i, p) in self.profiles().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(p.json());
+                }
+                out.push(']');
+            }
+        }
+        out.push_str(r#","source":""#);
+        out.push_str(self.origin().as_str());
+        out.push_str(r#"","cache":""#);
+        out.push_str(self.cache.as_str());
+        out.push_str(r#"","ageSeconds":"#);
+        // serde_json writes a float with ryu: the same digits, without an allocation.
+        out.push_str(ryu::Buffer::new().format_finite(self.age_seconds()));
+        out.push('}');
+        out
+    }
+
+    /// The age in seconds, to the millisecond.
+    fn age_seconds(&self) -> f64 {
+        (self.age.as_secs_f64() * 1000.0).round() / 1000.0
     }
 }
 
@@ -104,7 +138,7 @@ impl Resolution {
         }
         map.serialize_entry("source", self.origin().as_str())?;
         map.serialize_entry("cache", self.cache.as_str())?;
-        map.serialize_entry("ageSeconds", &((self.age.as_secs_f64() * 1000.0).round() / 1000.0))
+        map.serialize_entry("ageSeconds", &self.age_seconds())
     }
 }
 
@@ -152,5 +186,50 @@ impl BatchAnswer {
     /// The JSON body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"results":[]}"#))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::profile::Interner;
+    use crate::snapshot::Origin;
+
+    fn snapshot() -> Arc<Snapshot> {
+        let mut interner = Interner::default();
+        let profiles = ["a1", "b2", "c3"]
+            .iter()
+            .map(|id| {
+                let arn = format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/{id}");
+                let mut p =
+                    Profile::from_arn(&arn, [("tenant", "ac\"me"), ("app", "ché")], false, &mut interner).unwrap();
+                p.name = Some(format!("name \\ {id}").into_boxed_str());
+                p
+            })
+            .collect();
+        Arc::new(Snapshot::new(Origin::TaggingApi, profiles))
+    }
+
+    #[test]
+    fn the_assembled_body_is_byte_for_byte_what_serde_writes() {
+        let s = snapshot();
+        let cases = [
+            (vec![1], MatchMode::One, CacheState::Hit, Duration::from_millis(1234)),
+            (vec![0, 1, 2], MatchMode::All, CacheState::Stale, Duration::ZERO),
+            (
+                vec![],
+                MatchMode::All,
+                CacheState::Miss,
+                Duration::from_micros(987_654_321),
+            ),
+            (vec![2], MatchMode::All, CacheState::Hit, Duration::from_secs(7)),
+        ];
+        for (hits, mode, cache, age) in cases {
+            let r = Resolution::new(s.clone(), hits, mode, cache, age);
+            // Twice: the second answer uses the kept renderings.
+            assert_eq!(r.to_json(), serde_json::to_string(&r).unwrap());
+            assert_eq!(r.to_json(), serde_json::to_string(&r).unwrap());
+        }
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The resource type of an application inference profile in ARNs and in the Tagging API.
 pub const RESOURCE_TYPE: &str = "bedrock:application-inference-profile";
@@ -28,7 +28,22 @@ pub struct Profile {
     pub tags: Box<[(Arc<str>, Arc<str>)]>,
     /// From a route: no `id`.
     pub routed: bool,
+    /// The JSON, rendered at the first answer that carries this profile and kept with the
+    /// snapshot: a hit then copies bytes. Only profiles that are asked for are rendered.
+    pub rendered: Rendered,
 }
+
+/// A profile's JSON once rendered; never part of a comparison.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered(OnceLock<Box<str>>);
+
+impl PartialEq for Rendered {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Rendered {}
 
 impl Profile {
     /// The region, from the ARN.
@@ -48,6 +63,13 @@ impl Profile {
         } else {
             ProfileArn::parse(&self.arn).map(|p| p.id)
         }
+    }
+
+    /// The JSON of this profile, as its `Serialize` writes it; rendered once.
+    pub fn json(&self) -> &str {
+        self.rendered
+            .0
+            .get_or_init(|| serde_json::to_string(self).unwrap_or_default().into_boxed_str())
     }
 
     /// A tag's value.
@@ -176,6 +198,7 @@ impl Profile {
             models: None,
             tags: tags.into_boxed_slice(),
             routed,
+            rendered: Rendered::default(),
         })
     }
 }
@@ -231,6 +254,11 @@ mod tests {
             )
         );
         assert_eq!((p.tag("a"), p.tag("c")), (Some("3"), None));
+        assert_eq!(
+            p.json(),
+            serde_json::to_string(&p).unwrap(),
+            "the kept rendering is the same"
+        );
     }
 
     #[test]

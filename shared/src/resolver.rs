@@ -207,12 +207,12 @@ impl Resolver {
         let region = query.region.as_deref().unwrap_or(&self.inner.config.home_region);
         let cell = self.cell(region)?;
         let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
-        let (entry, cache) = self.region_snapshot(region, cell, deadline).await;
+        let (entry, cache, now) = self.region_snapshot(region, cell, deadline).await;
 
         if let Some(entry) = &entry {
             let hits = entry.value.matches(query);
             if !hits.is_empty() {
-                return answer(query, &entry.value, entry.age(&self.now()), hits, cache);
+                return answer(query, &entry.value, entry.age(&now), hits, cache);
             }
         }
         let tags_failure = entry.is_none().then(|| self.region_failure(region, cell));
@@ -242,7 +242,9 @@ impl Resolver {
         region: &str,
         cell: &Cell<Snapshot>,
         deadline: Instant,
-    ) -> (Option<Arc<cell::Entry<Snapshot>>>, CacheState) {
+    ) -> (Option<Arc<cell::Entry<Snapshot>>>, CacheState, Stamp) {
+        // One reading of the clocks serves a hit from start to answer; any other path reads
+        // them again at the end, as it may have waited.
         let now = self.now();
         let (entry, cache) = match cell.view(&now, self.inner.config.max_stale) {
             // Read recently, but its publisher has not rebuilt it for longer than it promised.
@@ -274,7 +276,8 @@ impl Resolver {
                 CacheState::Miss => Event::Miss,
             },
         );
-        (entry, cache)
+        let now = if cache == CacheState::Hit { now } else { self.now() };
+        (entry, cache, now)
     }
 
     /// Why a region has no usable snapshot.

@@ -42,6 +42,8 @@ impl Snapshot {
         profiles.sort_by(|a, b| a.arn.cmp(&b.arn));
         profiles.dedup_by(|b, a| a.arn == b.arn);
         profiles.shrink_to_fit();
+        // A rendering made before this snapshot existed could predate a change to a field.
+        profiles.iter_mut().for_each(|p| p.rendered = Default::default());
         let index = Index::build(profiles.iter().map(|p| &p.tags[..]));
         Self {
             origin,

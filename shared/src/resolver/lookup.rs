@@ -19,11 +19,11 @@ impl Resolver {
         let region = key.region.as_deref().unwrap_or(&self.inner.config.home_region);
         let cell = self.cell(region)?;
         let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
-        let (entry, cache) = self.region_snapshot(region, cell, deadline).await;
+        let (entry, cache, now) = self.region_snapshot(region, cell, deadline).await;
         if let Some(entry) = &entry
             && let Some(pos) = find(&entry.value, key)
         {
-            let age = entry.age(&self.now());
+            let age = entry.age(&now);
             return Ok(Resolution::new(
                 entry.value.clone(),
                 vec![pos],
