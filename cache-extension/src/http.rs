@@ -6,7 +6,7 @@ mod guard;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use shared::query::{self, Query};
 use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower::ServiceExt;
 
 pub use guard::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI, TOKEN_HEADER};
 
@@ -43,6 +44,53 @@ impl AppState {
             auth: Arc::new(auth),
             last_refresh: Arc::default(),
         }
+    }
+}
+
+/// What hyper calls for each request. `/v1/resolve`, the hot path, is matched directly: the
+/// router's guard and handlers, without its matching, middleware and boxed futures (measured in
+/// docs/performance.md). Every other request goes through the router.
+#[derive(Clone)]
+pub struct Api {
+    state: AppState,
+    router: Router,
+}
+
+impl Api {
+    /// The API over `state`.
+    pub fn new(state: AppState) -> Self {
+        Self {
+            router: router(state.clone()),
+            state,
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(&self, req: http::Request<B>) -> Response
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let direct = req.uri().path() == "/v1/resolve" && matches!(*req.method(), Method::GET | Method::POST);
+        if !direct {
+            return match self.router.clone().oneshot(req).await {
+                Ok(resp) => resp,
+                Err(never) => match never {},
+            };
+        }
+        if let Err(problem) = guard::check(&self.state.auth, req.uri(), req.headers()) {
+            return problem.into_response();
+        }
+        let answered = if req.method() == Method::GET {
+            answer_get(&self.state, req.uri()).await
+        } else {
+            let (parts, body) = req.into_parts();
+            match read_limited(&parts.headers, body).await {
+                Ok(body) => answer_post(&self.state, &body).await,
+                Err(problem) => Err(problem),
+            }
+        };
+        answered.unwrap_or_else(IntoResponse::into_response)
     }
 }
 
@@ -95,38 +143,56 @@ impl<S: Send + Sync> FromRequest<S> for Limited {
     type Rejection = Problem;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Problem> {
-        let too_large = || {
-            Problem(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the body is over {} KiB", MAX_BODY / 1024),
-            ))
-        };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY as u64) {
-            return Err(too_large());
-        }
-        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(req.into_body(), MAX_BODY)).await {
-            Ok(Ok(body)) => Ok(Limited(body)),
-            Ok(Err(_)) => Err(too_large()),
-            Err(_) => Err(Problem(ApiError::new(
-                ErrorCode::RequestTimeout,
-                format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
-            ))),
-        }
+        let (parts, body) = req.into_parts();
+        read_limited(&parts.headers, body).await.map(Limited)
+    }
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
+async fn read_limited<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Problem>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
+    let too_large = || {
+        Problem(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is over {} KiB", MAX_BODY / 1024),
+        ))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match tokio::time::timeout(BODY_TIMEOUT, http_body_util::BodyExt::collect(limited)).await {
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(Problem(ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+        ))),
     }
 }
 
 async fn resolve_get(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {
-    let query = Query::from_query_string(req.uri().query().unwrap_or(""))?;
+    answer_get(&s, req.uri()).await
+}
+
+async fn answer_get(s: &AppState, uri: &Uri) -> Result<Response, Problem> {
+    let query = Query::from_query_string(uri.query().unwrap_or(""))?;
     let answer = s.resolver.resolve(&query).await?;
     Ok(json_response(200, answer.to_json()))
 }
 
 async fn resolve_post(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {
-    let query = Query::from_json_bytes(&body)?;
+    answer_post(&s, &body).await
+}
+
+async fn answer_post(s: &AppState, body: &[u8]) -> Result<Response, Problem> {
+    let query = Query::from_json_bytes(body)?;
     let answer = s.resolver.resolve(&query).await?;
     Ok(json_response(200, answer.to_json()))
 }

@@ -109,11 +109,17 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
     let resolver = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
     resolver.prewarm();
 
-    let app = http::router(http::AppState::new(resolver.clone(), config.auth.clone()));
+    let api = Arc::new(http::Api::new(http::AppState::new(
+        resolver.clone(),
+        config.auth.clone(),
+    )));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(
         listener,
-        app,
+        move |req| {
+            let api = Arc::clone(&api);
+            async move { api.handle(req).await }
+        },
         config.max_connections,
         async { drop(stop_rx.await) },
         DRAIN,

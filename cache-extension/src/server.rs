@@ -1,13 +1,12 @@
 //! The accept loop: HTTP/1.1 with keep-alive, a bound on concurrent connections (a connection
 //! over the bound is answered 429 and closed), and a graceful stop with a deadline.
 
-use axum::Router;
+use axum::response::Response;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use shared::{ApiError, ErrorCode};
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,7 +18,9 @@ use tokio::sync::Semaphore;
 /// An idle keep-alive connection is closed after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// hyper's own bound on request headers, above the router's (64), so that the router answers
-/// in JSON between the two.
+/// in JSON between the two. Above its default of 100, hyper allocates its two header arrays on
+/// the heap for every request (32 KiB at 512): glibc's malloc served that slowly, mimalloc
+/// (`main.rs`) does not (docs/performance.md).
 pub const HYPER_MAX_HEADERS: usize = 512;
 /// At most this many connections over the bound are answered 429 at once; beyond, they are
 /// closed at once, so a flood of connections cannot grow the number of tasks without bound.
@@ -27,15 +28,18 @@ pub const BUSY_RESPONDERS: usize = 64;
 /// How long a 429 responder waits for its connection's request.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Serves `app` on `listener` until `stop` resolves, then lets in-flight requests finish for at
-/// most `drain`.
-pub async fn serve(
+/// Serves `handler` on `listener` until `stop` resolves, then lets in-flight requests finish
+/// for at most `drain`.
+pub async fn serve<H, F>(
     listener: TcpListener,
-    app: Router,
+    handler: H,
     max_connections: usize,
     stop: impl Future<Output = ()>,
     drain: Duration,
-) {
+) where
+    H: Fn(hyper::Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(max_connections));
     let responders = Arc::new(Semaphore::new(BUSY_RESPONDERS));
     let graceful = GracefulShutdown::new();
@@ -66,7 +70,12 @@ pub async fn serve(
         let io = TokioIo::new(stream);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                let conn = builder.serve_connection(io, TowerToHyperService::new(app.clone()));
+                let handler = handler.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let answer = handler(req);
+                    async move { Ok::<_, Infallible>(answer.await) }
+                });
+                let conn = builder.serve_connection(io, service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;

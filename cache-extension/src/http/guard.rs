@@ -3,6 +3,7 @@
 use super::{AppState, Problem};
 use crate::config::Auth;
 use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use shared::{ApiError, ErrorCode};
@@ -21,50 +22,54 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// processes), then wants the token on every `/v1/` path, known or not: 401 without it, 403
 /// with a wrong one. The comparison takes the same time whatever the first differing byte.
 pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(problem) = oversized(&req) {
-        return problem.into_response();
+    match check(&s.auth, req.uri(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(problem) => problem.into_response(),
     }
-    if req.headers().contains_key("x-forwarded-for") {
-        return Problem(ApiError::invalid(
+}
+
+/// The guard's checks, shared by the router and the direct path.
+pub(crate) fn check(auth: &Auth, uri: &Uri, headers: &HeaderMap) -> Result<(), Problem> {
+    if let Some(problem) = oversized(uri, headers) {
+        return Err(problem);
+    }
+    if headers.contains_key("x-forwarded-for") {
+        return Err(Problem(ApiError::invalid(
             "X-Forwarded-For",
             "requests through a proxy are refused",
-        ))
-        .into_response();
+        )));
     }
-    if let (Auth::Token(expected), true) = (s.auth.as_ref(), req.uri().path().starts_with("/v1/")) {
-        let mut given = req.headers().get_all(TOKEN_HEADER).iter();
+    if let (Auth::Token(expected), true) = (auth, uri.path().starts_with("/v1/")) {
+        let mut given = headers.get_all(TOKEN_HEADER).iter();
         match (given.next(), given.next()) {
             (None, _) => {
-                return Problem(ApiError::new(
+                return Err(Problem(ApiError::new(
                     ErrorCode::Unauthorized,
                     "the X-Profile-Resolver-Token header is missing",
-                ))
-                .into_response();
+                )));
             }
             (Some(one), None) if bool::from(one.as_bytes().ct_eq(expected.as_bytes())) => {}
             _ => {
-                return Problem(ApiError::new(
+                return Err(Problem(ApiError::new(
                     ErrorCode::Forbidden,
                     "the X-Profile-Resolver-Token header is wrong",
-                ))
-                .into_response();
+                )));
             }
         }
     }
-    next.run(req).await
+    Ok(())
 }
 
 /// The request-size limits, answered in JSON. hyper keeps its own, higher limits (see
 /// `server`) and answers beyond them with an empty body: the request cannot be read then.
-fn oversized(req: &Request) -> Option<Problem> {
-    let uri = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-    if uri > MAX_URI {
+fn oversized(uri: &Uri, headers: &HeaderMap) -> Option<Problem> {
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI {
         return Some(Problem(ApiError::new(
             ErrorCode::UriTooLong,
             format!("the request target is over {} KiB", MAX_URI / 1024),
         )));
     }
-    let headers = req.headers();
     let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
     if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return Some(Problem(ApiError::new(

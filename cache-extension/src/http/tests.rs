@@ -17,6 +17,10 @@ fn arn(id: &str) -> String {
 }
 
 fn app_with(source: Arc<MemorySource>) -> Router {
+    router(state_with(source))
+}
+
+fn state_with(source: Arc<MemorySource>) -> AppState {
     let tagged = [
         ("p1", "acme", "chat"),
         ("p2", "acme", "batch"),
@@ -53,7 +57,7 @@ fn app_with(source: Arc<MemorySource>) -> Router {
         published: None,
     };
     let resolver = Resolver::new(config, sources, Arc::new(MockClock::default()), Arc::default());
-    router(AppState::new(resolver, Auth::Token(TOKEN.into())))
+    AppState::new(resolver, Auth::Token(TOKEN.into()))
 }
 
 fn app() -> Router {
@@ -380,4 +384,76 @@ async fn an_unavailable_upstream_is_503_naming_the_operation() {
         (503, Some("UpstreamUnavailable"))
     );
     assert_eq!(body["error"]["operation"], "GetResources");
+}
+
+/// Status, content type and body.
+async fn parts(resp: Response) -> (u16, Option<HeaderValue>, Bytes) {
+    let status = resp.status().as_u16();
+    let kind = resp.headers().get(header::CONTENT_TYPE).cloned();
+    (
+        status,
+        kind,
+        axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn the_direct_path_answers_byte_for_byte_as_the_router_does() {
+    let api = Api::new(state_with(Arc::new(MemorySource::default())));
+    let long = format!("/v1/resolve?tag:tenant={}", "a".repeat(MAX_URI));
+    let requests: Vec<Box<dyn Fn() -> HttpRequest<Body>>> = vec![
+        Box::new(|| req("GET", "/v1/resolve?tag:tenant=acme&tag:app=chat", "")),
+        Box::new(|| req("GET", "/v1/resolve?tag:tenant=acme&match=all", "")),
+        Box::new(|| req("GET", "/v1/resolve?tag:tenant=acme", "")),
+        Box::new(|| req("GET", "/v1/resolve?tag:tenant=nobody", "")),
+        Box::new(|| req("GET", "/v1/resolve?tag:tenant=a%20b+c&region=eu-west-1", "")),
+        Box::new(|| req("GET", "/v1/resolve?bogus=1", "")),
+        Box::new(|| req("GET", "/v1/resolve?tag:tenant=%FF", "")),
+        Box::new(|| req("GET", "/v1/resolve?tag:tenant=acme&region=mars-1", "")),
+        Box::new(|| req("POST", "/v1/resolve", r#"{"tags": {"tenant": "globex"}}"#)),
+        Box::new(|| req("POST", "/v1/resolve", r#"{"tags": {"tenant": "acme"}, "match": "all"}"#)),
+        Box::new(|| req("POST", "/v1/resolve", r#"{"tags": {"tenant": 7}}"#)),
+        Box::new(|| req("POST", "/v1/resolve", "not json")),
+        Box::new(|| req("POST", "/v1/resolve", &" ".repeat(MAX_BODY + 1))),
+        Box::new(|| {
+            let mut r = req("GET", "/v1/resolve?tag:tenant=acme&tag:app=chat", "");
+            r.headers_mut().remove(TOKEN_HEADER);
+            r
+        }),
+        Box::new(|| {
+            let mut r = req("POST", "/v1/resolve", r#"{"tags": {"tenant": "globex"}}"#);
+            r.headers_mut().insert(TOKEN_HEADER, HeaderValue::from_static("wrong"));
+            r
+        }),
+        Box::new(|| {
+            let mut r = req("GET", "/v1/resolve?tag:tenant=acme&tag:app=chat", "");
+            r.headers_mut()
+                .insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+            r
+        }),
+        Box::new(move || req("GET", &long, "")),
+        Box::new(|| req("DELETE", "/v1/resolve", "")),
+        Box::new(|| req("GET", "/health", "")),
+    ];
+    // Loaded first, so that both paths answer from the same snapshot (`hit`).
+    assert_eq!(
+        parts(api.handle(req("GET", "/v1/resolve?tag:tenant=acme", "")).await)
+            .await
+            .0,
+        409
+    );
+    let mut statuses = Vec::new();
+    for make in &requests {
+        let direct = parts(api.handle(make()).await).await;
+        let routed = parts(api.router.clone().oneshot(make()).await.unwrap()).await;
+        assert_eq!(direct, routed, "{:?}", make().uri());
+        statuses.push(direct.0);
+    }
+    assert_eq!(
+        statuses,
+        [
+            200, 200, 409, 404, 404, 400, 400, 400, 200, 200, 400, 400, 413, 401, 403, 400, 414, 405, 200
+        ],
+        "the cases cover answers and every guard"
+    );
 }

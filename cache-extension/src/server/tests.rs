@@ -4,14 +4,23 @@ use super::*;
 use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tower::ServiceExt;
 
 async fn start(max_connections: usize) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = Router::new().route("/health", get(|| async { "ok" }));
+    let app = axum::Router::new().route("/health", get(|| async { "ok" }));
     tokio::spawn(serve(
         listener,
-        app,
+        move |req| {
+            let app = app.clone();
+            async move {
+                match app.oneshot(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                }
+            }
+        },
         max_connections,
         std::future::pending(),
         Duration::ZERO,

@@ -68,10 +68,13 @@ async fn hop(with_extension: bool, tenancy: Option<Tenancy>) -> Hop {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = cache_extension::http::AppState::new(engine(&wide_source()), Auth::Disabled);
-        let app = cache_extension::http::router(state);
+        let api = Arc::new(cache_extension::http::Api::new(state));
         tokio::spawn(cache_extension::server::serve(
             listener,
-            app,
+            move |req| {
+                let api = Arc::clone(&api);
+                async move { api.handle(req).await }
+            },
             16,
             std::future::pending(),
             Duration::ZERO,
