@@ -63,6 +63,8 @@ demo-up: venv
 
 # The benchmark (not part of CI): release binaries, one table in docs/benchmarks.md, a chart.
 bench: venv
+	@command -v wrk >/dev/null 2>&1 || { echo "== Installing wrk from Debian's packages"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
 	@echo "== [1/4] Release build of every binary (first run: several minutes)"
 	$(CARGO) build --release --workspace --bins
 	@echo "== [2/4] Engine micro-benchmarks (criterion)"

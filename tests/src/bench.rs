@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod load;
 pub mod report;
 pub mod scenarios;
+pub mod wrk;
 
 use std::path::PathBuf;
 use std::time::Duration;

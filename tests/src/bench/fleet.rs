@@ -19,8 +19,14 @@ const SECTION: &str = "7. fleet: direct against S3 mode (2,000 profiles, 20 ms p
 /// # Errors
 /// When a simulation cannot run.
 pub fn fleet(opts: &Options, report: &mut Report) -> anyhow::Result<()> {
-    let sizes: &[usize] = if opts.smoke { &[1, 3] } else { &[1, 10, 100, 500] };
-    for &n in sizes {
+    // BENCH_FLEET_SIZES=1,10,100 picks the fleet sizes (500 sandboxes take most of this
+    // machine's memory and several minutes).
+    let sizes: Vec<usize> = match std::env::var("BENCH_FLEET_SIZES") {
+        Ok(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) if opts.smoke => vec![1, 3],
+        Err(_) => vec![1, 10, 100, 500],
+    };
+    for &n in &sizes {
         for mode in [Mode::Direct, Mode::S3] {
             eprintln!("bench: fleet, {n} sandboxes, {mode:?} mode");
             let r = run(&Plan {
