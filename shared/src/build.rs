@@ -49,11 +49,14 @@ pub async fn build_region(sources: &Sources, region: &str, beat: &Heartbeat) -> 
     Ok(snapshot)
 }
 
-/// Runs CPU work over `items` records: inline when small (2,000 profiles take about 2 ms), on the
-/// blocking pool when large (100,000 take tens of milliseconds), so that requests keep flowing.
+/// Runs CPU work over `items` records: inline when small (2,000 profiles take about 2 ms), on a
+/// thread of its own when large (100,000 take tens of milliseconds), so that requests keep
+/// flowing. The thread ends with the work, and the allocator takes back the thread's memory
+/// then: the garbage of a large build does not stay resident until a pool thread times out
+/// (which, in a frozen Lambda sandbox, can be never).
 ///
 /// # Errors
-/// When the blocking task did not complete (it panicked or the runtime is shutting down).
+/// When the thread cannot start or the work panicked.
 pub async fn off_the_request_threads<T, F>(items: usize, work: F) -> Result<T, SourceError>
 where
     T: Send + 'static,
@@ -62,11 +65,17 @@ where
     if items < BLOCKING_BUILD_THRESHOLD {
         return Ok(work());
     }
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
+    let failed = |why: String| {
         SourceError::new(
             Operation::GetResources,
             FailureKind::Unavailable,
-            format!("snapshot build did not complete: {e}"),
+            format!("snapshot build did not complete: {why}"),
         )
-    })
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("snapshot-build".into())
+        .spawn(move || drop(tx.send(work())))
+        .map_err(|e| failed(e.to_string()))?;
+    rx.await.map_err(|_| failed("the build panicked".into()))
 }
