@@ -182,14 +182,7 @@ fn intersect(sets: &[Cow<'_, List>]) -> Postings {
                 List::One(_) | List::Sorted(_) => None,
             })
             .collect();
-        let mut out = Vec::new();
-        for (i, &w) in (0u32..).zip(words.iter()) {
-            let w = others
-                .iter()
-                .fold(w, |acc, o| acc & o.get(i as usize).copied().unwrap_or(0));
-            push_bits(&mut out, i, w);
-        }
-        return out;
+        return and_words(words, &others);
     }
     let owned;
     let candidates: &[u32] = match first.as_ref() {
@@ -214,6 +207,35 @@ fn intersect(sets: &[Cow<'_, List>]) -> Postings {
             })
         })
         .collect()
+}
+
+/// The positions set in `first` and in every one of `others` (bitmaps of one snapshot). Two
+/// and three lists, the common queries, run as plain zipped loops the compiler vectorises.
+fn and_words(first: &[u64], others: &[&[u64]]) -> Postings {
+    let mut out = Vec::new();
+    let mut emit = |i: usize, w: u64| {
+        if w != 0 {
+            push_bits(&mut out, i as u32, w);
+        }
+    };
+    match others {
+        [] => first.iter().enumerate().for_each(|(i, &w)| emit(i, w)),
+        [a] => first
+            .iter()
+            .zip(a.iter())
+            .enumerate()
+            .for_each(|(i, (&w, &x))| emit(i, w & x)),
+        [a, b] => first
+            .iter()
+            .zip(a.iter())
+            .zip(b.iter())
+            .enumerate()
+            .for_each(|(i, ((&w, &x), &y))| emit(i, w & x & y)),
+        _ => first.iter().enumerate().for_each(|(i, &w)| {
+            emit(i, others.iter().fold(w, |acc, o| acc & o.get(i).copied().unwrap_or(0)));
+        }),
+    }
+    out
 }
 
 /// Whether `target` is in `list` at or after `*cursor`, moving the cursor to the first element
