@@ -44,7 +44,10 @@ fn values(rng: &mut fastrand::Rng, key: &str, m: usize) -> String {
 fn each_list_is_stored_in_the_form_its_density_calls_for() {
     assert_eq!(List::from_sorted(vec![7], 1000), List::One(7));
     assert!(matches!(List::from_sorted((0..15).collect(), 1000), List::Sorted(_)));
-    assert!(matches!(List::from_sorted((0..16).collect(), 1000), List::Bits { count: 16, .. }));
+    assert!(matches!(
+        List::from_sorted((0..16).collect(), 1000),
+        List::Bits { count: 16, .. }
+    ));
     assert!(matches!(List::from_sorted((0..40).collect(), 3000), List::Sorted(_)));
     let dense = List::from_sorted((0..100).map(|i| i * 3).collect(), 300);
     assert!(matches!(dense, List::Bits { count: 100, .. }));
@@ -93,11 +96,21 @@ fn every_query_finds_what_a_scan_of_every_profile_finds() {
         if n == 4_000 {
             let has = |key: &str, form: fn(&List) -> bool| index.keys[key].by_value.values().any(form);
             assert!(has("mob", |l| matches!(l, List::Sorted(_))), "the arrays are exercised");
-            assert!(has("tenant", |l| matches!(l, List::Bits { .. })), "the bitmaps are exercised");
+            assert!(
+                has("tenant", |l| matches!(l, List::Bits { .. })),
+                "the bitmaps are exercised"
+            );
         }
         for _ in 0..300 {
             let mut parts = Vec::new();
-            for (key, m) in [("tenant", 40), ("app", 3), ("tier", 2), ("rare", 2), ("mob", 300), ("id", n.max(1))] {
+            for (key, m) in [
+                ("tenant", 40),
+                ("app", 3),
+                ("tier", 2),
+                ("rare", 2),
+                ("mob", 300),
+                ("id", n.max(1)),
+            ] {
                 if rng.bool() {
                     parts.push(if key == "id" {
                         format!("\"id\": [\"{}\"]", rng.usize(..n + 1))
