@@ -14,6 +14,12 @@ pub mod wrk;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Issue #15's targets for a cache hit against the bare server at `connections`: the lowest
+/// throughput ratio and the highest p50 ratio.
+pub fn hit_targets(connections: usize) -> (f64, f64) {
+    if connections == 1 { (0.95, 1.05) } else { (0.85, 1.3) }
+}
+
 /// How big a run is.
 #[derive(Debug, Clone)]
 pub struct Options {

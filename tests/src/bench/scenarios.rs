@@ -211,7 +211,7 @@ pub async fn hits_and_upstream(
         }
         let tput = med(&e, &Run::throughput) / med(&b, &Run::throughput);
         let p50 = med(&e, &|r| r.quantile(0.5)) / med(&b, &|r| r.quantile(0.5));
-        let (tput_target, p50_target) = if conns == 1 { (0.95, 1.05) } else { (0.85, 1.3) };
+        let (tput_target, p50_target) = super::hit_targets(conns);
         report.check(
             section,
             &format!("throughput ratio @{conns}"),

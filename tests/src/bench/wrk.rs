@@ -179,7 +179,7 @@ pub async fn section(opts: &Options, report: &mut Report, pair: &Pair<'_>) -> an
                 "µs",
             );
         }
-        let (tput_target, p50_target) = if conns == 1 { (0.95, 1.05) } else { (0.85, 1.3) };
+        let (tput_target, p50_target) = super::hit_targets(conns);
         let tput = wrk_ratio(|r| r.throughput);
         let p50 = wrk_ratio(|r| r.p50_us);
         let own_tput = own_ratio(&Run::throughput);
