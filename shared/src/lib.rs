@@ -18,6 +18,7 @@ pub mod build;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod https;
 pub mod index;
 pub mod logging;
 pub mod profile;

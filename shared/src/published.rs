@@ -102,7 +102,7 @@ pub enum Fetched {
     Missing,
 }
 
-/// The few S3 calls fleet mode makes. The SDK-backed store is [`s3::SdkStore`]; tests may use
+/// The few S3 calls fleet mode makes. The S3 store is [`s3::S3Store`]; tests may use
 /// [`memory::MemoryStore`].
 #[async_trait]
 pub trait ObjectStore: Send + Sync {

@@ -5,7 +5,7 @@
 use crate::build::Sources;
 use crate::config::EngineConfig;
 use crate::published::Published;
-use crate::published::s3::{SdkStore, endpoint_overridden};
+use crate::published::s3::S3Store;
 use crate::source::RouteSource;
 use crate::source::bedrock::SdkCatalogSource;
 use crate::source::routes::SdkRouteSource;
@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 /// The sources for `config`: tagging and Bedrock clients per allowed region; SSM routes in the
 /// home region unless routes are disabled; in fleet mode, the snapshot bucket through S3 in the
-/// home region (path-style when `lookup` shows an endpoint override).
+/// home region (path-style at an endpoint override `lookup` or the SDK config gives).
 pub fn sdk_sources(
     config: &EngineConfig,
     sdk: &SdkConfig,
@@ -29,7 +29,7 @@ pub fn sdk_sources(
         .as_deref()
         .map(|prefix| Arc::new(SdkRouteSource::new(&home, prefix, stats.clone())) as Arc<dyn RouteSource>);
     let published = config.snapshot_url.as_ref().map(|url| Published {
-        store: Arc::new(SdkStore::new(&home, &url.bucket, endpoint_overridden(lookup))),
+        store: Arc::new(S3Store::new(&home, &url.bucket, lookup)),
         url: url.clone(),
     });
     Sources {

@@ -1,100 +1,329 @@
-//! [`ObjectStore`] on Amazon S3 through the SDK. With an endpoint override
-//! (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`, as for moto), requests use path-style
-//! addressing, which such endpoints need; against AWS they use virtual-hosted style.
+//! [`ObjectStore`] on Amazon S3: `GetObject` and `PutObject` as signed HTTP requests (SigV4,
+//! with the SDK's signer) over the HTTPS client the SDK also uses ([`crate::https`]), to the
+//! endpoint the SDK's rules give ([`Endpoint`]).
+//!
+//! Fleet mode needs two calls, so they are written here rather than linking the S3 SDK, which
+//! added about 1.3 MB to every binary (its checksum and endpoint-rule code) for them. What the
+//! SDK did for these calls is kept: the configuration's credentials (cached until near their
+//! expiry), region, endpoint override (`AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, then the
+//! config's `endpoint_url`; path-style then, as for moto), FIPS and dual-stack hosts, the
+//! operation and connect timeouts, and up to three attempts with jittered backoff for
+//! throttling, 5xx answers and transport failures, all within the operation timeout.
+
+mod endpoint;
+mod signer;
+
+pub use endpoint::{Endpoint, Options};
 
 use super::{Fetched, MAX_OBJECT_BYTES, ObjectStore};
-use crate::source::sdk::classify;
 use crate::source::{FailureKind, Operation, SourceError};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use signer::Signer;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
-/// Whether the environment overrides the S3 endpoint (then path-style addressing is used).
-pub fn endpoint_overridden(lookup: &impl Fn(&str) -> Option<String>) -> bool {
+/// Attempts per call, as the SDK's standard retry mode.
+const MAX_ATTEMPTS: u32 = 3;
+/// The first retry waits up to this long (full jitter), doubling per attempt.
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+/// The operation timeout when the configuration sets none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of an error answer is read for its code and message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+type HttpsClient = crate::https::Https<Full<Bytes>>;
+
+/// The S3 endpoint the environment sets, if any (then path-style addressing is used).
+fn endpoint_override(lookup: &impl Fn(&str) -> Option<String>) -> Option<String> {
     ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
         .iter()
-        .any(|k| lookup(k).is_some_and(|v| !v.is_empty()))
+        .find_map(|k| lookup(k).filter(|v| !v.is_empty()))
 }
 
-/// One bucket through one client, made once.
-#[derive(Debug, Clone)]
-pub struct SdkStore {
-    client: Client,
+/// One bucket, made once at init. The HTTPS client (and the system's root certificates) is
+/// loaded at the first call.
+#[derive(Debug)]
+pub struct S3Store {
     bucket: String,
+    endpoint: Endpoint,
+    signer: Signer,
+    timeout: Duration,
+    connect_timeout: Option<Duration>,
+    client: OnceLock<Result<HttpsClient, String>>,
 }
 
-impl SdkStore {
-    /// A store for `bucket`, in the SDK config's region.
-    pub fn new(sdk: &SdkConfig, bucket: &str, path_style: bool) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(path_style)
-            .build();
+impl S3Store {
+    /// A store for `bucket` in the SDK config's region, with the endpoint `lookup` (the
+    /// environment) or the config overrides.
+    pub fn new(sdk: &SdkConfig, bucket: &str, lookup: &impl Fn(&str) -> Option<String>) -> Self {
+        let region = sdk.region().map_or("us-east-1", |r| r.as_ref());
+        let options = Options {
+            endpoint_url: endpoint_override(lookup).or_else(|| sdk.endpoint_url().map(str::to_owned)),
+            fips: sdk.use_fips().unwrap_or(false),
+            dual_stack: sdk.use_dual_stack().unwrap_or(false),
+        };
+        let timeouts = sdk.timeout_config();
         Self {
-            client: Client::from_conf(config),
             bucket: bucket.to_owned(),
+            endpoint: Endpoint::new(bucket, region, &options),
+            signer: Signer::new(sdk.credentials_provider(), region),
+            timeout: timeouts.and_then(|t| t.operation_timeout()).unwrap_or(DEFAULT_TIMEOUT),
+            connect_timeout: timeouts.and_then(|t| t.connect_timeout()),
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<&HttpsClient, String> {
+        self.client
+            .get_or_init(|| crate::https::client(self.connect_timeout))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Sends one call, retried as the SDK would, within the operation timeout.
+    async fn call(&self, op: Operation, req: Template<'_>) -> Result<Answer, SourceError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut attempt = 1;
+        loop {
+            let outcome = match tokio::time::timeout_at(deadline, self.attempt(op, &req)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Failure::transient(
+                    FailureKind::Timeout,
+                    format!("no answer within {} ms", self.timeout.as_millis()),
+                )),
+            };
+            match outcome {
+                Ok(answer) => return Ok(answer),
+                Err(f) if f.retry && attempt < MAX_ATTEMPTS => {
+                    let ceiling = BASE_BACKOFF * 2u32.pow(attempt - 1);
+                    let pause = ceiling.mul_f64(fastrand::f64());
+                    if tokio::time::Instant::now() + pause >= deadline {
+                        return Err(SourceError::new(op, f.kind, f.message));
+                    }
+                    tracing::debug!(operation = %op, attempt, error = %f.message, "retrying");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                }
+                Err(f) => return Err(SourceError::new(op, f.kind, f.message)),
+            }
+        }
+    }
+
+    async fn attempt(&self, op: Operation, t: &Template<'_>) -> Result<Answer, Failure> {
+        let client = self.client().map_err(|e| Failure::fatal(FailureKind::Unavailable, e))?;
+        let url = self.endpoint.object_url(t.key);
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| Failure::fatal(FailureKind::Unavailable, format!("bad URL {url}: {e}")))?;
+        let host = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+        let mut builder = Request::builder()
+            .method(t.method.clone())
+            .uri(uri)
+            .header(header::HOST, host);
+        for (name, value) in &t.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        if !t.body.is_empty() || t.method == Method::PUT {
+            builder = builder.header(header::CONTENT_LENGTH, t.body.len());
+        }
+        let mut req = builder
+            .body(Full::new(t.body.clone()))
+            .map_err(|e| Failure::fatal(FailureKind::Unavailable, e.to_string()))?;
+        self.signer
+            .sign(&mut req, &t.body, SystemTime::now())
+            .await
+            .map_err(|e| Failure::fatal(FailureKind::Denied, e.to_string()))?;
+        let resp = client.request(req).await.map_err(|e| {
+            let message = format!("{} s3://{}/{}: {}", op, self.bucket, t.key, error_chain(&e));
+            let timed_out =
+                crate::https::find::<std::io::Error>(&e).is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+            let kind = if timed_out {
+                FailureKind::Timeout
+            } else {
+                FailureKind::Unavailable
+            };
+            Failure::transient(kind, message)
+        })?;
+        let (parts, body) = resp.into_parts();
+        if parts.status.is_success()
+            || parts.status == StatusCode::NOT_MODIFIED
+            || parts.status == StatusCode::NOT_FOUND
+        {
+            let declared = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > MAX_OBJECT_BYTES) {
+                return Err(Failure::fatal(
+                    FailureKind::Unavailable,
+                    format!(
+                        "s3://{}/{} is {} bytes, over the {MAX_OBJECT_BYTES}-byte limit",
+                        self.bucket,
+                        t.key,
+                        declared.unwrap_or(0)
+                    ),
+                ));
+            }
+            let limit = usize::try_from(MAX_OBJECT_BYTES).unwrap_or(usize::MAX);
+            let body = Limited::new(body, limit).collect().await.map_err(|e| {
+                Failure::transient(
+                    FailureKind::Unavailable,
+                    format!("reading s3://{}/{}: {e}", self.bucket, t.key),
+                )
+            })?;
+            return Ok(Answer {
+                status: parts.status,
+                headers: parts.headers,
+                body: body.to_bytes(),
+            });
+        }
+        let body = Limited::new(body, MAX_ERROR_BODY)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Err(Failure::of_status(parts.status, &body))
+    }
+}
+
+/// A request, as each attempt sends it again.
+struct Template<'a> {
+    method: Method,
+    key: &'a str,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+/// A successful (or `304`/`404`) answer, read whole.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn etag(&self) -> String {
+        self.headers
+            .get(header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+/// A failed attempt, and whether another may succeed.
+#[derive(Debug)]
+struct Failure {
+    kind: FailureKind,
+    message: String,
+    retry: bool,
+}
+
+impl Failure {
+    fn transient(kind: FailureKind, message: String) -> Self {
+        Self {
+            kind,
+            message,
+            retry: true,
+        }
+    }
+
+    fn fatal(kind: FailureKind, message: String) -> Self {
+        Self {
+            kind,
+            message,
+            retry: false,
+        }
+    }
+
+    /// An S3 error answer: its status, and the `Code` and `Message` of its XML body.
+    fn of_status(status: StatusCode, body: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(body);
+        let code = xml_element(&text, "Code").unwrap_or_default();
+        let detail = xml_element(&text, "Message").unwrap_or_default();
+        let kind = match (status.as_u16(), code) {
+            (403, _) => FailureKind::Denied,
+            (429, _) | (503, "SlowDown") | (_, "SlowDown" | "Throttling" | "ThrottlingException") => {
+                FailureKind::Throttled
+            }
+            _ => FailureKind::Unavailable,
+        };
+        let retry = matches!(kind, FailureKind::Throttled) || status.is_server_error();
+        let message = format!("HTTP {} {code} {detail}", status.as_u16());
+        Self {
+            kind,
+            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
+            retry,
         }
     }
 }
 
+/// The text of the first `<name>…</name>` in an XML error body.
+fn xml_element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..start + len].trim())
+}
+
+/// An error with its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 #[async_trait]
-impl ObjectStore for SdkStore {
+impl ObjectStore for S3Store {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Fetched, SourceError> {
-        let sent = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .set_if_none_match(if_none_match.map(str::to_owned))
-            .send()
-            .await;
-        let out = match sent {
-            Ok(out) => out,
-            Err(e) => {
-                return match e.raw_response().map(|r| r.status().as_u16()) {
-                    Some(304) => Ok(Fetched::NotModified),
-                    Some(404) => Ok(Fetched::Missing),
-                    _ => Err(classify(Operation::GetObject, &e)),
-                };
-            }
+        let headers = if_none_match
+            .map(|etag| vec![("if-none-match", etag.to_owned())])
+            .unwrap_or_default();
+        let template = Template {
+            method: Method::GET,
+            key,
+            headers,
+            body: Bytes::new(),
         };
-        let size = out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
-        if size > MAX_OBJECT_BYTES {
-            return Err(SourceError::new(
-                Operation::GetObject,
-                FailureKind::Unavailable,
-                format!(
-                    "s3://{}/{key} is {size} bytes, over the {MAX_OBJECT_BYTES}-byte limit",
-                    self.bucket
-                ),
-            ));
-        }
-        let etag = out.e_tag().unwrap_or_default().to_owned();
-        let body = out.body.collect().await.map_err(|e| {
-            SourceError::new(
-                Operation::GetObject,
-                FailureKind::Unavailable,
-                format!("reading s3://{}/{key}: {e}", self.bucket),
-            )
-        })?;
-        Ok(Fetched::Found {
-            etag,
-            body: body.into_bytes(),
+        let answer = self.call(Operation::GetObject, template).await?;
+        Ok(match answer.status {
+            StatusCode::NOT_MODIFIED => Fetched::NotModified,
+            StatusCode::NOT_FOUND => Fetched::Missing,
+            _ => Fetched::Found {
+                etag: answer.etag(),
+                body: answer.body,
+            },
         })
     }
 
     async fn put(&self, key: &str, body: Bytes) -> Result<String, SourceError> {
-        let out = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type("application/json")
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| classify(Operation::PutObject, &e))?;
-        Ok(out.e_tag().unwrap_or_default().to_owned())
+        let template = Template {
+            method: Method::PUT,
+            key,
+            headers: vec![("content-type", "application/json".to_owned())],
+            body,
+        };
+        let answer = self.call(Operation::PutObject, template).await?;
+        if !answer.status.is_success() {
+            let f = Failure::of_status(answer.status, &answer.body);
+            return Err(SourceError::new(
+                Operation::PutObject,
+                f.kind,
+                format!("s3://{}/{key}: {}", self.bucket, f.message),
+            ));
+        }
+        Ok(answer.etag())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,12 +23,10 @@ pub async fn load_sdk_config(upstream_timeout: Duration) -> SdkConfig {
         .await
 }
 
-/// The SDK's HTTPS client: hyper with rustls on ring and the system's root certificates.
+/// The SDK's HTTPS client: hyper with rustls on ring and the system's root certificates
+/// ([`crate::https`]).
 pub fn https_client() -> aws_sdk_bedrock::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    crate::https::sdk_client()
 }
 
 /// One client per allowed region, made once at init from the shared configuration.

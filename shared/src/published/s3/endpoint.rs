@@ -1,0 +1,149 @@
+//! Where an S3 request goes: the URL of an object, as the SDK's endpoint rules give it for the
+//! cases fleet mode meets.
+//!
+//! - An endpoint override (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, or the SDK config's
+//!   `endpoint_url`), as for moto or a VPC endpoint: path-style, `{endpoint}/{bucket}/{key}`.
+//! - AWS: virtual-hosted style, `https://{bucket}.s3.{region}.amazonaws.com/{key}`, with the
+//!   `s3-fips` and `s3.dualstack` hosts when the configuration asks for them, and the
+//!   `amazonaws.com.cn` domain in the China regions. A bucket whose name holds a dot cannot be
+//!   a TLS host name under `*.s3…`, so it is addressed path-style, as the SDK does.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// What SigV4 leaves unescaped in an S3 path: RFC 3986's unreserved characters and `/`.
+const KEY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// How to reach one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Scheme and authority with the path that comes before the key, without a final `/`:
+    /// `https://bucket.s3.us-east-1.amazonaws.com` or `http://127.0.0.1:5000/bucket`.
+    base: String,
+}
+
+/// The endpoint options of an SDK configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// An endpoint override, if any.
+    pub endpoint_url: Option<String>,
+    /// `AWS_USE_FIPS_ENDPOINT`.
+    pub fips: bool,
+    /// `AWS_USE_DUALSTACK_ENDPOINT`.
+    pub dual_stack: bool,
+}
+
+impl Endpoint {
+    /// The endpoint of `bucket` in `region`.
+    pub fn new(bucket: &str, region: &str, options: &Options) -> Self {
+        let base = match options.endpoint_url.as_deref() {
+            Some(url) => format!("{}/{bucket}", url.trim_end_matches('/')),
+            None => {
+                let domain = if region.starts_with("cn-") {
+                    "amazonaws.com.cn"
+                } else {
+                    "amazonaws.com"
+                };
+                let service = match (options.fips, options.dual_stack) {
+                    (true, true) => "s3-fips.dualstack",
+                    (true, false) => "s3-fips",
+                    (false, true) => "s3.dualstack",
+                    (false, false) => "s3",
+                };
+                if bucket.contains('.') {
+                    format!("https://{service}.{region}.{domain}/{bucket}")
+                } else {
+                    format!("https://{bucket}.{service}.{region}.{domain}")
+                }
+            }
+        };
+        Self { base }
+    }
+
+    /// The URL of `key`, each byte outside the unreserved set percent-encoded once.
+    pub fn object_url(&self, key: &str) -> String {
+        format!("{}/{}", self.base, utf8_percent_encode(key, KEY))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws() -> Options {
+        Options::default()
+    }
+
+    #[test]
+    fn a_bucket_on_aws_is_addressed_virtual_hosted_style() {
+        let e = Endpoint::new("fleet-snapshots", "eu-west-1", &aws());
+        assert_eq!(
+            e.object_url("prod/eu-west-1.json"),
+            "https://fleet-snapshots.s3.eu-west-1.amazonaws.com/prod/eu-west-1.json"
+        );
+    }
+
+    #[test]
+    fn a_bucket_with_a_dot_is_addressed_path_style_on_aws() {
+        let e = Endpoint::new("acme.snapshots", "us-east-1", &aws());
+        assert_eq!(
+            e.object_url("us-east-1.json"),
+            "https://s3.us-east-1.amazonaws.com/acme.snapshots/us-east-1.json"
+        );
+    }
+
+    #[test]
+    fn fips_dual_stack_and_china_pick_their_hosts() {
+        let fips = Options { fips: true, ..aws() };
+        let dual = Options {
+            dual_stack: true,
+            ..aws()
+        };
+        let both = Options {
+            fips: true,
+            dual_stack: true,
+            ..aws()
+        };
+        assert_eq!(
+            Endpoint::new("b-1", "us-gov-west-1", &fips).object_url("k"),
+            "https://b-1.s3-fips.us-gov-west-1.amazonaws.com/k"
+        );
+        assert_eq!(
+            Endpoint::new("b-1", "us-east-1", &dual).object_url("k"),
+            "https://b-1.s3.dualstack.us-east-1.amazonaws.com/k"
+        );
+        assert_eq!(
+            Endpoint::new("b-1", "us-east-1", &both).object_url("k"),
+            "https://b-1.s3-fips.dualstack.us-east-1.amazonaws.com/k"
+        );
+        assert_eq!(
+            Endpoint::new("b-1", "cn-north-1", &aws()).object_url("k"),
+            "https://b-1.s3.cn-north-1.amazonaws.com.cn/k"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_override_is_addressed_path_style() {
+        let local = Options {
+            endpoint_url: Some("http://127.0.0.1:5000/".to_owned()),
+            ..aws()
+        };
+        assert_eq!(
+            Endpoint::new("fleet", "us-east-1", &local).object_url("a/us-east-1.json"),
+            "http://127.0.0.1:5000/fleet/a/us-east-1.json"
+        );
+    }
+
+    #[test]
+    fn a_key_is_percent_encoded_once_except_unreserved_bytes_and_slashes() {
+        let e = Endpoint::new("b-1", "us-east-1", &aws());
+        assert_eq!(
+            e.object_url("team a/ü+x=~_.-.json"),
+            "https://b-1.s3.us-east-1.amazonaws.com/team%20a/%C3%BC%2Bx%3D~_.-.json"
+        );
+    }
+}
