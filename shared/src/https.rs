@@ -3,10 +3,11 @@
 //! ([`crate::published::s3`]).
 //!
 //! The SDK's own client (`aws-smithy-http-client`) links an HTTP/2 stack and a connection pool
-//! of its own, about 0.6 MB of each binary, for services that all answer HTTP/1.1. This one
-//! keeps what the SDK relies on from a client: the connect and read timeouts of its settings,
-//! TCP_NODELAY, and errors classified the way the SDK's retry strategy reads them (a refused or
-//! reset connection is retryable I/O, a timeout is a timeout).
+//! of its own for services that all answer HTTP/1.1: replacing it (and the log filter's regex
+//! engine, in the same change) took the extension from 10.33 to 8.68 MB. This one keeps what the
+//! SDK relies on from a client: the connect and read timeouts of its settings, TCP_NODELAY, idle
+//! pooled connections closed after 90 s, and errors classified the way the SDK's retry strategy
+//! reads them (a refused or reset connection is retryable I/O, a timeout is a timeout).
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
@@ -19,7 +20,7 @@ use aws_smithy_types::body::SdkBody;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use parking_lot::Mutex;
 use std::error::Error;
 use std::sync::{Arc, OnceLock};
@@ -47,7 +48,11 @@ where
         .https_or_http()
         .enable_http1()
         .wrap_connector(tcp);
-    Ok(Client::builder(TokioExecutor::new()).build(https))
+    // With a timer, idle pooled connections are closed after hyper's 90 s, as the SDK's client
+    // does; without one they would be kept until the server drops them.
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .build(https))
 }
 
 /// rustls on ring with the system's roots, built once.

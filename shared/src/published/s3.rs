@@ -93,7 +93,12 @@ impl S3Store {
                 Ok(outcome) => outcome,
                 Err(_) => Err(Failure::transient(
                     FailureKind::Timeout,
-                    format!("no answer within {} ms", self.timeout.as_millis()),
+                    format!(
+                        "{op} s3://{}/{}: no answer within {} ms",
+                        self.bucket,
+                        req.key,
+                        self.timeout.as_millis()
+                    ),
                 )),
             };
             match outcome {
@@ -136,7 +141,8 @@ impl S3Store {
         self.signer
             .sign(&mut req, &t.body, SystemTime::now())
             .await
-            .map_err(|e| Failure::fatal(FailureKind::Denied, e.to_string()))?;
+            // As the SDK reports it: a failed credentials provider is a dispatch failure.
+            .map_err(|e| Failure::fatal(FailureKind::Unavailable, e.to_string()))?;
         let resp = client.request(req).await.map_err(|e| {
             let message = format!("{} s3://{}/{}: {}", op, self.bucket, t.key, error_chain(&e));
             let timed_out =

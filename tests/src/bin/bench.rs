@@ -51,11 +51,17 @@ async fn main() -> anyhow::Result<()> {
     // A failed section is reported and the others still run; the exit status tells.
     let mut failed = Vec::new();
     // BENCH_ONLY=hits runs the first section alone, for quick comparisons while tuning;
-    // BENCH_ONLY=lifecycle the lifecycle section alone; BENCH_ONLY=fleet the fleet section.
+    // BENCH_ONLY=lifecycle the lifecycle section alone; BENCH_ONLY=fleet the fleet section;
+    // BENCH_ONLY=large the large-snapshot section (memory at 100,000 profiles, binary size).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let only_hits = only == "hits";
     if only == "fleet" {
         tokio::task::block_in_place(|| harness::bench::fleet::fleet(&opts, &mut rep))?;
+        std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
+        return Ok(());
+    }
+    if only == "large" {
+        scenarios::large(&opts, &mut rep, &scratch).await?;
         std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
         return Ok(());
     }
