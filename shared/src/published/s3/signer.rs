@@ -130,6 +130,22 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The example keys of the AWS documentation.
+    fn documented_keys() -> Credentials {
+        Credentials::new(
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            None,
+            None,
+            "test",
+        )
+    }
+
+    /// 2013-05-24T00:00:00Z, the examples' time.
+    fn documented_time() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600)
+    }
+
     /// The "GET Object" example of the S3 SigV4 documentation ("Signature Calculations for the
     /// Authorization Header: Transferring Payload in a Single Chunk").
     #[test]
@@ -139,15 +155,7 @@ mod tests {
             .header("range", "bytes=0-9")
             .body(())
             .unwrap();
-        let credentials = Credentials::new(
-            "AKIAIOSFODNN7EXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            None,
-            None,
-            "test",
-        );
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600); // 2013-05-24T00:00:00Z
-        sign_with(&mut req, &[], credentials, "us-east-1", at).unwrap();
+        sign_with(&mut req, &[], documented_keys(), "us-east-1", documented_time()).unwrap();
         let h = req.headers();
         assert_eq!(h["x-amz-date"], "20130524T000000Z");
         assert_eq!(
@@ -172,15 +180,7 @@ mod tests {
             .header("x-amz-storage-class", "REDUCED_REDUNDANCY")
             .body(())
             .unwrap();
-        let credentials = Credentials::new(
-            "AKIAIOSFODNN7EXAMPLE",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-            None,
-            None,
-            "test",
-        );
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600);
-        sign_with(&mut req, body, credentials, "us-east-1", at).unwrap();
+        sign_with(&mut req, body, documented_keys(), "us-east-1", documented_time()).unwrap();
         assert_eq!(
             req.headers()["authorization"],
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
