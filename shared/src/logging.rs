@@ -53,7 +53,10 @@ impl LogConfig {
             .fold(Targets::new().with_default(LevelFilter::WARN), |t, target| {
                 t.with_target(target, level)
             });
+        // The builder's own filter (INFO unless told) sits under `filter`: open it fully, so
+        // that `filter` alone decides.
         let builder = tracing_subscriber::fmt()
+            .with_max_level(LevelFilter::TRACE)
             .with_writer(std::io::stderr)
             .with_target(false);
         let _ = if self.json {
