@@ -251,12 +251,10 @@ impl Failure {
         let text = String::from_utf8_lossy(body);
         let code = xml_element(&text, "Code").unwrap_or_default();
         let detail = xml_element(&text, "Message").unwrap_or_default();
-        let kind = match (status.as_u16(), code) {
-            (403, _) => FailureKind::Denied,
-            (429, _) | (503, "SlowDown") | (_, "SlowDown" | "Throttling" | "ThrottlingException") => {
-                FailureKind::Throttled
-            }
-            _ => FailureKind::Unavailable,
+        let kind = match status.as_u16() {
+            403 => FailureKind::Denied,
+            429 => FailureKind::Throttled,
+            _ => crate::source::sdk::kind_of_code(Some(code)),
         };
         let retry = matches!(kind, FailureKind::Throttled) || status.is_server_error();
         let message = format!("HTTP {} {code} {detail}", status.as_u16());

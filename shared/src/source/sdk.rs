@@ -66,9 +66,10 @@ where
     SourceError::new(op, kind, format!("{code} {detail}").trim().to_owned())
 }
 
-fn kind_of_code(code: Option<&str>) -> FailureKind {
+/// The failure kind of an AWS error code (S3's included).
+pub(crate) fn kind_of_code(code: Option<&str>) -> FailureKind {
     match code {
-        Some("ThrottledException" | "ThrottlingException" | "TooManyRequestsException" | "Throttling") => {
+        Some("ThrottledException" | "ThrottlingException" | "TooManyRequestsException" | "Throttling" | "SlowDown") => {
             FailureKind::Throttled
         }
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedException" | "UnrecognizedClientException") => {
