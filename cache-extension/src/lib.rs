@@ -120,9 +120,12 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
             let api = Arc::clone(&api);
             async move { api.handle(req).await }
         },
-        config.max_connections,
+        server::Limits {
+            max_connections: config.max_connections,
+            idle_timeout: server::IDLE_TIMEOUT,
+            drain: DRAIN,
+        },
         async { drop(stop_rx.await) },
-        DRAIN,
     ));
 
     let emf = metrics::Emf::new(Box::new(std::io::stdout()));

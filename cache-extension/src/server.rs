@@ -1,21 +1,24 @@
 //! The accept loop: HTTP/1.1 with keep-alive, a bound on concurrent connections (a connection
-//! over the bound is answered 429 and closed), and a graceful stop with a deadline.
+//! over the bound is answered 429 and closed), an idle watchdog per connection, and a graceful
+//! stop with a deadline.
 
-use axum::response::Response;
+mod watchdog;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::TokioIo;
 use shared::{ApiError, ErrorCode};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
-/// An idle keep-alive connection is closed after this long without a request.
+/// A connection is closed once it has started no request for this long (at most a quarter
+/// more: see `watchdog`), whether it is idle between requests or trickling a request's headers.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// hyper's own bound on request headers, above the router's (64), so that the router answers
 /// in JSON between the two. Above its default of 100, hyper allocates its two header arrays on
@@ -28,29 +31,36 @@ pub const BUSY_RESPONDERS: usize = 64;
 /// How long a 429 responder waits for its connection's request.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The accept loop's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Concurrent connections; more are answered 429.
+    pub max_connections: usize,
+    /// See [`IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
+    /// How long in-flight requests may run once the server stops.
+    pub drain: Duration,
+}
+
 /// Serves `handler` on `listener` until `stop` resolves, then lets in-flight requests finish
-/// for at most `drain`.
-pub async fn serve<H, F>(
-    listener: TcpListener,
-    handler: H,
-    max_connections: usize,
-    stop: impl Future<Output = ()>,
-    drain: Duration,
-) where
+/// for at most `limits.drain`.
+///
+/// hyper's own header-read timeout is not used: it arms a timer for every request, which the
+/// hot path paid for (docs/performance.md). The watchdog arms one per connection instead.
+pub async fn serve<H, F, B>(listener: TcpListener, handler: H, limits: Limits, stop: impl Future<Output = ()>)
+where
     H: Fn(hyper::Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response> + Send + 'static,
+    F: Future<Output = hyper::Response<B>> + Send + 'static,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let permits = Arc::new(Semaphore::new(max_connections));
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let responders = Arc::new(Semaphore::new(BUSY_RESPONDERS));
-    let graceful = GracefulShutdown::new();
+    let (stopping, stopped) = watch::channel(());
     let mut builder = http1::Builder::new();
-    // hyper answers requests past its own limits with an empty body; these are set above the
+    // hyper answers requests past its own limits with an empty body; this is set above the
     // router's limits (`http::guard`), so that most oversized requests get a JSON error.
-    builder
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .max_headers(HYPER_MAX_HEADERS)
-        .header_read_timeout(IDLE_TIMEOUT);
+    builder.keep_alive(true).max_headers(HYPER_MAX_HEADERS);
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -71,14 +81,23 @@ pub async fn serve<H, F>(
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let handler = handler.clone();
+                let activity = Arc::new(AtomicU64::new(0));
+                let seen = Arc::clone(&activity);
+                // Bumped as a request starts and as its answer is ready: odd while one runs.
                 let service = hyper::service::service_fn(move |req| {
+                    seen.fetch_add(1, Ordering::Relaxed);
                     let answer = handler(req);
-                    async move { Ok::<_, Infallible>(answer.await) }
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        let answer = answer.await;
+                        seen.fetch_add(1, Ordering::Relaxed);
+                        Ok::<_, Infallible>(answer)
+                    }
                 });
                 let conn = builder.serve_connection(io, service);
-                let conn = graceful.watch(conn);
+                let stopped = stopped.clone();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    watchdog::drive(conn, &activity, limits.idle_timeout, stopped).await;
                     drop(permit);
                 });
             }
@@ -100,7 +119,13 @@ pub async fn serve<H, F>(
         }
     }
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    drop(stopping);
+    // Every connection holds a permit until it ends: all of them back means all drained.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(limits.drain, permits.acquire_many(all))
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish within the drain deadline");
     }
 }

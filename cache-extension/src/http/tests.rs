@@ -387,14 +387,15 @@ async fn an_unavailable_upstream_is_503_naming_the_operation() {
 }
 
 /// Status, content type and body.
-async fn parts(resp: Response) -> (u16, Option<HeaderValue>, Bytes) {
+async fn parts<B>(resp: http::Response<B>) -> (u16, Option<HeaderValue>, Bytes)
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
     let status = resp.status().as_u16();
     let kind = resp.headers().get(header::CONTENT_TYPE).cloned();
-    (
-        status,
-        kind,
-        axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap(),
-    )
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap();
+    (status, kind, body.to_bytes())
 }
 
 #[tokio::test]
