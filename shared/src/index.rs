@@ -10,8 +10,8 @@
 //! keeps a query over the large keys of a large organisation fast.
 
 use crate::query::{Query, ValueFilter};
+use foldhash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Positions of profiles in their snapshot, ascending.
@@ -99,7 +99,7 @@ impl Index {
         I: IntoIterator<Item = &'a [(Arc<str>, Arc<str>)]>,
     {
         type Building = (Vec<u32>, HashMap<Arc<str>, Vec<u32>>);
-        let mut keys: HashMap<Arc<str>, Building> = HashMap::new();
+        let mut keys: HashMap<Arc<str>, Building> = HashMap::default();
         let mut len = 0;
         for (pos, tags) in (0u32..).zip(profiles) {
             for (k, v) in tags {

@@ -63,10 +63,10 @@ struct Inner {
     config: EngineConfig,
     clock: Arc<dyn Clock>,
     sources: Sources,
-    regions: HashMap<String, Cell<Snapshot>>,
+    regions: foldhash::HashMap<String, Cell<Snapshot>>,
     routes: Cell<RouteTable>,
     /// Fleet mode: what each region's reader holds of the published objects.
-    marks: HashMap<String, parking_lot::Mutex<Option<fleet::Mark>>>,
+    marks: foldhash::HashMap<String, parking_lot::Mutex<Option<fleet::Mark>>>,
     stats: Arc<Stats>,
     /// Thaws seen so far (see [`Resolver::thawed`]).
     epoch: AtomicU64,

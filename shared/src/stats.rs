@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Debug, Default)]
 pub struct Stats {
     total: Tally,
-    regions: HashMap<String, Tally>,
+    regions: foldhash::HashMap<String, Tally>,
 }
 
 #[derive(Debug, Default)]
