@@ -145,16 +145,16 @@ impl Problem {
 /// A JSON body with a status, as the direct path sends it: the same status, headers and bytes
 /// as [`json_response`], without the box.
 fn json_reply(status: u16, body: String) -> Reply {
-    let mut resp = http::Response::new(Either::Left(Full::new(Bytes::from(body))));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp
+    with_json_headers(status, Either::Left(Full::new(Bytes::from(body))))
 }
 
 /// A JSON body with a status.
 pub fn json_response(status: u16, body: String) -> Response {
-    let mut resp = Response::new(Body::from(body));
+    with_json_headers(status, Body::from(body))
+}
+
+fn with_json_headers<B>(status: u16, body: B) -> http::Response<B> {
+    let mut resp = http::Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -3,7 +3,7 @@
 
 use crate::source::Operation;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Lock-free counters shared by the resolver and its sources: totals, and the same per allowed

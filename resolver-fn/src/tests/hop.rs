@@ -75,9 +75,12 @@ async fn hop(with_extension: bool, tenancy: Option<Tenancy>) -> Hop {
                 let api = Arc::clone(&api);
                 async move { api.handle(req).await }
             },
-            16,
+            cache_extension::server::Limits {
+                max_connections: 16,
+                idle_timeout: cache_extension::server::IDLE_TIMEOUT,
+                drain: Duration::ZERO,
+            },
             std::future::pending(),
-            Duration::ZERO,
         ));
         url
     } else {
