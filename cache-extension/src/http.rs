@@ -13,8 +13,9 @@ use axum::routing::{get, post};
 use http_body_util::{Either, Full};
 use parking_lot::Mutex;
 use serde_json::json;
+use shared::query;
 use shared::query::reverse::ProfileKey;
-use shared::query::{self, Query};
+use shared::resolver::RawQuery;
 use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -206,20 +207,20 @@ async fn resolve_get(State(s): State<AppState>, req: Request) -> Result<Response
     Ok(json_response(200, answer_get(&s, req.uri()).await?))
 }
 
-/// A GET resolve's 200 body.
+/// A GET resolve's 200 body. Repeated queries are answered from the resolver's memo
+/// (`shared::resolver::RawQuery`).
 async fn answer_get(s: &AppState, uri: &Uri) -> Result<String, Problem> {
-    let query = Query::from_query_string(uri.query().unwrap_or(""))?;
-    Ok(s.resolver.resolve(&query).await?.to_json())
+    let raw = RawQuery::QueryString(uri.query().unwrap_or(""));
+    Ok(s.resolver.resolve_raw(raw).await?)
 }
 
 async fn resolve_post(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {
     Ok(json_response(200, answer_post(&s, &body).await?))
 }
 
-/// A POST resolve's 200 body.
+/// A POST resolve's 200 body, as for GET.
 async fn answer_post(s: &AppState, body: &[u8]) -> Result<String, Problem> {
-    let query = Query::from_json_bytes(body)?;
-    Ok(s.resolver.resolve(&query).await?.to_json())
+    Ok(s.resolver.resolve_raw(RawQuery::Json(body)).await?)
 }
 
 async fn profile(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {

@@ -101,7 +101,7 @@ fn resolve_hit(c: &mut Criterion) {
     use shared::build::Sources;
     use shared::clock::SystemClock;
     use shared::config::{EngineConfig, Fallback};
-    use shared::resolver::Resolver;
+    use shared::resolver::{RawQuery, Resolver};
     use shared::source::memory::MemorySource;
     use std::sync::Arc;
     use std::time::Duration;
@@ -137,6 +137,25 @@ fn resolve_hit(c: &mut Criterion) {
         assert!(first.profiles().next().is_some());
         group.bench_with_input(BenchmarkId::from_parameter(n), &q, |b, q| {
             b.iter(|| black_box(rt.block_on(resolver.resolve(black_box(q))).unwrap().to_json()))
+        });
+        // The extension's GET as a whole: parsed every time, and answered from the memo.
+        let raw = "tag:tenant=tenant-7&tag:app=app-3&tag:model=model-2&match=all";
+        let once = rt.block_on(resolver.resolve_raw(RawQuery::QueryString(raw))).unwrap();
+        let head = |body: &str| body[..body.find(r#","cache""#).unwrap_or(body.len())].to_owned();
+        assert_eq!(head(&once), head(&rt.block_on(resolver.resolve(&q)).unwrap().to_json()));
+        group.bench_with_input(BenchmarkId::new("get_parsed", n), raw, |b, raw| {
+            b.iter(|| {
+                let q = Query::from_query_string(black_box(raw)).unwrap();
+                black_box(rt.block_on(resolver.resolve(&q)).unwrap().to_json())
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("get_remembered", n), raw, |b, raw| {
+            b.iter(|| {
+                black_box(
+                    rt.block_on(resolver.resolve_raw(RawQuery::QueryString(black_box(raw))))
+                        .unwrap(),
+                )
+            })
         });
     }
     group.finish();

@@ -80,11 +80,30 @@ impl Resolution {
 
     /// The JSON body: what `Serialize` writes, assembled from each profile's kept rendering.
     pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(96 + self.hits.len() * 512);
+        self.write_head(&mut out);
+        write_tail(&mut out, self.cache, self.age);
+        out
+    }
+
+    /// The body up to its `cache` field: the profiles and the source, which depend on the
+    /// snapshot and the query alone.
+    pub(crate) fn head(&self) -> String {
+        let mut out = String::with_capacity(48 + self.hits.len() * 512);
+        self.write_head(&mut out);
+        out
+    }
+
+    /// Whether this answer came from `snapshot`'s own profiles (not from routes, not empty).
+    pub(crate) fn found_in(&self, snapshot: &Arc<Snapshot>) -> bool {
+        !self.hits.is_empty() && Arc::ptr_eq(&self.snapshot, snapshot)
+    }
+
+    fn write_head(&self, out: &mut String) {
         let one = match (self.mode, self.profiles().next()) {
             (MatchMode::One, Some(p)) => Some(p),
             _ => None,
         };
-        let mut out = String::with_capacity(96 + self.hits.len() * 512);
         match one {
             Some(p) => {
                 out.push_str(r#"{"profile":"#);
@@ -103,19 +122,34 @@ impl Resolution {
         }
         out.push_str(r#","source":""#);
         out.push_str(self.origin().as_str());
-        out.push_str(r#"","cache":""#);
-        out.push_str(self.cache.as_str());
-        out.push_str(r#"","ageSeconds":"#);
-        // serde_json writes a float with ryu: the same digits, without an allocation.
-        out.push_str(ryu::Buffer::new().format_finite(self.age_seconds()));
-        out.push('}');
-        out
     }
 
     /// The age in seconds, to the millisecond.
     fn age_seconds(&self) -> f64 {
-        (self.age.as_secs_f64() * 1000.0).round() / 1000.0
+        age_seconds(self.age)
     }
+}
+
+/// A whole body from a [`Resolution::head`] and this request's cache state and age: the same
+/// bytes as [`Resolution::to_json`].
+pub(crate) fn with_tail(head: &str, cache: CacheState, age: Duration) -> String {
+    let mut out = String::with_capacity(head.len() + 48);
+    out.push_str(head);
+    write_tail(&mut out, cache, age);
+    out
+}
+
+fn write_tail(out: &mut String, cache: CacheState, age: Duration) {
+    out.push_str(r#"","cache":""#);
+    out.push_str(cache.as_str());
+    out.push_str(r#"","ageSeconds":"#);
+    // serde_json writes a float with ryu: the same digits, without an allocation.
+    out.push_str(ryu::Buffer::new().format_finite(age_seconds(age)));
+    out.push('}');
+}
+
+fn age_seconds(age: Duration) -> f64 {
+    (age.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 struct ProfileList<'a>(&'a Resolution);

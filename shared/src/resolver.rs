@@ -24,9 +24,11 @@ mod cell;
 mod fleet;
 mod lifecycle;
 mod lookup;
+mod memo;
 mod refresh;
 mod routes;
 
+pub use memo::RawQuery;
 use routes::RouteOutcome;
 
 use crate::answer::{CacheState, Resolution};
@@ -208,7 +210,30 @@ impl Resolver {
         let cell = self.cell(region)?;
         let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
         let (entry, cache, now) = self.region_snapshot(region, cell, deadline).await;
+        self.resolve_in(
+            query,
+            Found {
+                region,
+                cell,
+                deadline,
+                entry,
+                cache,
+                now,
+            },
+        )
+        .await
+    }
 
+    /// The rest of [`Resolver::resolve`], once the region's snapshot is known.
+    async fn resolve_in(&self, query: &Query, found: Found<'_>) -> Result<Resolution, ApiError> {
+        let Found {
+            region,
+            cell,
+            deadline,
+            entry,
+            cache,
+            now,
+        } = found;
         if let Some(entry) = &entry {
             let hits = entry.value.matches(query);
             if !hits.is_empty() {
@@ -359,6 +384,16 @@ impl Resolver {
     fn epoch(&self) -> u64 {
         self.inner.epoch.load(Ordering::SeqCst)
     }
+}
+
+/// What a resolve knows once it has its region's snapshot (or learnt there is none).
+struct Found<'a> {
+    region: &'a str,
+    cell: &'a Cell<Snapshot>,
+    deadline: Instant,
+    entry: Option<Arc<cell::Entry<Snapshot>>>,
+    cache: CacheState,
+    now: Stamp,
 }
 
 fn answer(

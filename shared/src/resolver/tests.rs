@@ -6,22 +6,22 @@ use crate::clock::MockClock;
 use crate::source::memory::MemorySource;
 use crate::source::{CatalogEntry, FailureKind, Route, TaggedResource};
 
-const TTL: Duration = Duration::from_secs(60);
+pub(super) const TTL: Duration = Duration::from_secs(60);
 const MAX_STALE: Duration = Duration::from_secs(3600);
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-fn arn(region: &str, id: &str) -> String {
+pub(super) fn arn(region: &str, id: &str) -> String {
     format!("arn:aws:bedrock:{region}:123456789012:application-inference-profile/{id}")
 }
 
-struct World {
-    resolver: Resolver,
-    source: Arc<MemorySource>,
-    clock: MockClock,
+pub(super) struct World {
+    pub(super) resolver: Resolver,
+    pub(super) source: Arc<MemorySource>,
+    pub(super) clock: MockClock,
 }
 
 impl World {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let source = Arc::new(MemorySource::default());
         let mut profiles = Vec::new();
         for (id, tenant, app) in [
@@ -67,7 +67,7 @@ impl World {
         }
     }
 
-    async fn resolve(&self, body: &str) -> Result<Resolution, ApiError> {
+    pub(super) async fn resolve(&self, body: &str) -> Result<Resolution, ApiError> {
         self.resolver
             .resolve(&Query::from_json_bytes(body.as_bytes()).unwrap())
             .await
@@ -78,7 +78,7 @@ impl World {
     }
 }
 
-fn set_region(source: &MemorySource, region: &str, profiles: &[(&str, Vec<(&str, &str)>)]) {
+pub(super) fn set_region(source: &MemorySource, region: &str, profiles: &[(&str, Vec<(&str, &str)>)]) {
     let tagged = profiles
         .iter()
         .map(|(id, tags)| TaggedResource {
@@ -99,7 +99,7 @@ fn set_region(source: &MemorySource, region: &str, profiles: &[(&str, Vec<(&str,
 }
 
 /// Lets spawned refreshes run to completion; bounded.
-async fn settle() {
+pub(super) async fn settle() {
     for _ in 0..200 {
         tokio::task::yield_now().await;
     }

@@ -1,0 +1,159 @@
+//! Answers remembered per request and per snapshot, for the extension's hot path: a gateway
+//! asks the same few queries over and over, and between two refreshes their answers differ only
+//! in `cache` and `ageSeconds`.
+//!
+//! What is remembered, per thread, is keyed by the request's exact bytes (its query string, or
+//! its JSON body): the parsed query, the snapshot it was answered from, and the body up to its
+//! `cache` field. A remembered answer is used only when the region's current snapshot is that
+//! very snapshot; the snapshot is held by a `Weak`, so its address cannot be reused by a newer
+//! one while it is remembered. Everything else runs as for any resolve: the region's snapshot is
+//! looked up and classified (fresh, stale, revalidated, waited for) and counted the same way,
+//! and `cache` and `ageSeconds` are this request's. Only answers found in the snapshot's own
+//! profiles are remembered: an empty one may be the routes' to give, and an error is recomputed.
+//!
+//! Bounded: at most [`ENTRIES`] per thread (the table is emptied when full), keys up to
+//! [`MAX_KEY`] bytes and heads up to [`MAX_HEAD`] bytes; larger requests and answers are not
+//! remembered.
+
+use super::{Found, Resolver};
+use crate::answer::{self, Resolution};
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::snapshot::Snapshot;
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
+
+/// Remembered answers per thread, at most.
+pub(crate) const ENTRIES: usize = 64;
+/// The longest request remembered, in bytes.
+pub(crate) const MAX_KEY: usize = 1024;
+/// The longest remembered head, in bytes (about sixteen profiles).
+pub(crate) const MAX_HEAD: usize = 8 * 1024;
+
+/// A query as the request carried it.
+#[derive(Debug, Clone, Copy)]
+pub enum RawQuery<'a> {
+    /// `GET /v1/resolve`'s query string, undecoded.
+    QueryString(&'a str),
+    /// `POST /v1/resolve`'s JSON body.
+    Json(&'a [u8]),
+}
+
+impl RawQuery<'_> {
+    fn parse(self) -> Result<Query, ApiError> {
+        match self {
+            Self::QueryString(raw) => Query::from_query_string(raw),
+            Self::Json(body) => Query::from_json_bytes(body),
+        }
+    }
+
+    /// The memo's key: the kind, then the bytes, so that a query string and a body never meet.
+    fn key(self) -> Option<Vec<u8>> {
+        let (kind, bytes) = match self {
+            Self::QueryString(raw) => (b'?', raw.as_bytes()),
+            Self::Json(body) => (b'{', body),
+        };
+        (bytes.len() <= MAX_KEY).then(|| {
+            let mut key = Vec::with_capacity(bytes.len() + 1);
+            key.push(kind);
+            key.extend_from_slice(bytes);
+            key
+        })
+    }
+}
+
+#[derive(Clone)]
+struct Remembered {
+    query: Arc<Query>,
+    snapshot: Weak<Snapshot>,
+    head: Arc<str>,
+}
+
+thread_local! {
+    static MEMO: RefCell<foldhash::HashMap<Box<[u8]>, Remembered>> = RefCell::default();
+}
+
+#[cfg(test)]
+thread_local! {
+    static USED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn recall(key: &[u8]) -> Option<Remembered> {
+    MEMO.with_borrow(|memo| memo.get(key).cloned())
+}
+
+fn remember(key: Vec<u8>, remembered: Remembered) {
+    MEMO.with_borrow_mut(|memo| {
+        if memo.len() >= ENTRIES && !memo.contains_key(key.as_slice()) {
+            memo.clear();
+        }
+        memo.insert(key.into_boxed_slice(), remembered);
+    });
+}
+
+/// How many answers this thread remembers, and how many it has answered from (for tests).
+#[cfg(test)]
+pub(crate) fn here() -> (usize, u64) {
+    (MEMO.with_borrow(|memo| memo.len()), USED.get())
+}
+
+impl Resolver {
+    /// Resolves a query as its request carried it, to the 200 body: the same answer, byte for
+    /// byte, as parsing it and [`Resolver::resolve`], with repeated queries answered from what
+    /// this thread remembers of the current snapshot.
+    ///
+    /// # Errors
+    /// As [`Query::from_query_string`] and [`Query::from_json_bytes`], then as
+    /// [`Resolver::resolve`].
+    pub async fn resolve_raw(&self, raw: RawQuery<'_>) -> Result<String, ApiError> {
+        let key = raw.key();
+        let remembered = key.as_deref().and_then(recall);
+        let query = match &remembered {
+            Some(r) => Arc::clone(&r.query),
+            None => Arc::new(raw.parse()?),
+        };
+        let region = query.region.as_deref().unwrap_or(&self.inner.config.home_region);
+        let cell = self.cell(region)?;
+        let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
+        let (entry, cache, now) = self.region_snapshot(region, cell, deadline).await;
+        if let (Some(r), Some(e)) = (&remembered, &entry)
+            && std::ptr::eq(r.snapshot.as_ptr(), Arc::as_ptr(&e.value))
+        {
+            #[cfg(test)]
+            USED.set(USED.get() + 1);
+            return Ok(answer::with_tail(&r.head, cache, e.age(&now)));
+        }
+        let snapshot = entry.as_ref().map(|e| Arc::clone(&e.value));
+        let found = Found {
+            region,
+            cell,
+            deadline,
+            entry,
+            cache,
+            now,
+        };
+        let resolution: Resolution = self.resolve_in(&query, found).await?;
+        if let (Some(key), Some(snapshot)) = (key, snapshot)
+            && resolution.found_in(&snapshot)
+        {
+            let head = resolution.head();
+            let body = answer::with_tail(&head, resolution.cache, resolution.age);
+            if head.len() <= MAX_HEAD {
+                let snapshot = Arc::downgrade(&snapshot);
+                remember(
+                    key,
+                    Remembered {
+                        query,
+                        snapshot,
+                        head: head.into(),
+                    },
+                );
+            }
+            return Ok(body);
+        }
+        Ok(resolution.to_json())
+    }
+}
+
+#[cfg(test)]
+mod tests;
