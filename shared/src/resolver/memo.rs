@@ -11,7 +11,7 @@
 //! and `cache` and `ageSeconds` are this request's. Only answers found in the snapshot's own
 //! profiles are remembered: an empty one may be the routes' to give, and an error is recomputed.
 //!
-//! Bounded: at most [`ENTRIES`] per thread (the table is emptied when full), keys up to
+//! Bounded: at most [`ENTRIES`] per thread and kind (a table is emptied when full), keys up to
 //! [`MAX_KEY`] bytes and heads up to [`MAX_HEAD`] bytes; larger requests and answers are not
 //! remembered.
 
@@ -23,7 +23,7 @@ use crate::snapshot::Snapshot;
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 
-/// Remembered answers per thread, at most.
+/// Remembered answers per thread and kind of request, at most.
 pub(crate) const ENTRIES: usize = 64;
 /// The longest request remembered, in bytes.
 pub(crate) const MAX_KEY: usize = 1024;
@@ -39,7 +39,7 @@ pub enum RawQuery<'a> {
     Json(&'a [u8]),
 }
 
-impl RawQuery<'_> {
+impl<'a> RawQuery<'a> {
     fn parse(self) -> Result<Query, ApiError> {
         match self {
             Self::QueryString(raw) => Query::from_query_string(raw),
@@ -47,18 +47,13 @@ impl RawQuery<'_> {
         }
     }
 
-    /// The memo's key: the kind, then the bytes, so that a query string and a body never meet.
-    fn key(self) -> Option<Vec<u8>> {
-        let (kind, bytes) = match self {
-            Self::QueryString(raw) => (b'?', raw.as_bytes()),
-            Self::Json(body) => (b'{', body),
+    /// The memo's key: which table (a query string and a body never meet), and the bytes.
+    fn key(self) -> Option<(usize, &'a [u8])> {
+        let (table, bytes) = match self {
+            Self::QueryString(raw) => (0, raw.as_bytes()),
+            Self::Json(body) => (1, body),
         };
-        (bytes.len() <= MAX_KEY).then(|| {
-            let mut key = Vec::with_capacity(bytes.len() + 1);
-            key.push(kind);
-            key.extend_from_slice(bytes);
-            key
-        })
+        (bytes.len() <= MAX_KEY).then_some((table, bytes))
     }
 }
 
@@ -69,8 +64,11 @@ struct Remembered {
     head: Arc<str>,
 }
 
+type Table = foldhash::HashMap<Box<[u8]>, Remembered>;
+
 thread_local! {
-    static MEMO: RefCell<foldhash::HashMap<Box<[u8]>, Remembered>> = RefCell::default();
+    /// One table for query strings, one for JSON bodies.
+    static MEMO: RefCell<[Table; 2]> = RefCell::default();
 }
 
 #[cfg(test)]
@@ -78,23 +76,24 @@ thread_local! {
     static USED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-fn recall(key: &[u8]) -> Option<Remembered> {
-    MEMO.with_borrow(|memo| memo.get(key).cloned())
+fn recall((table, bytes): (usize, &[u8])) -> Option<Remembered> {
+    MEMO.with_borrow(|memo| memo[table].get(bytes).cloned())
 }
 
-fn remember(key: Vec<u8>, remembered: Remembered) {
+fn remember((table, bytes): (usize, &[u8]), remembered: Remembered) {
     MEMO.with_borrow_mut(|memo| {
-        if memo.len() >= ENTRIES && !memo.contains_key(key.as_slice()) {
-            memo.clear();
+        let table = &mut memo[table];
+        if table.len() >= ENTRIES && !table.contains_key(bytes) {
+            table.clear();
         }
-        memo.insert(key.into_boxed_slice(), remembered);
+        table.insert(bytes.into(), remembered);
     });
 }
 
 /// How many answers this thread remembers, and how many it has answered from (for tests).
 #[cfg(test)]
 pub(crate) fn here() -> (usize, u64) {
-    (MEMO.with_borrow(|memo| memo.len()), USED.get())
+    (MEMO.with_borrow(|memo| memo.iter().map(Table::len).sum()), USED.get())
 }
 
 impl Resolver {
@@ -107,7 +106,7 @@ impl Resolver {
     /// [`Resolver::resolve`].
     pub async fn resolve_raw(&self, raw: RawQuery<'_>) -> Result<String, ApiError> {
         let key = raw.key();
-        let remembered = key.as_deref().and_then(recall);
+        let remembered = key.and_then(recall);
         let query = match &remembered {
             Some(r) => Arc::clone(&r.query),
             None => Arc::new(raw.parse()?),
