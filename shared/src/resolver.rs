@@ -206,22 +206,25 @@ impl Resolver {
     /// `InvalidQuery` (region not allowed), `NoMatch`, `AmbiguousMatch` or
     /// `UpstreamUnavailable`, as the contract orders them.
     pub async fn resolve(&self, query: &Query) -> Result<Resolution, ApiError> {
-        let region = query.region.as_deref().unwrap_or(&self.inner.config.home_region);
+        let found = self.find(query.region.as_deref()).await?;
+        self.resolve_in(query, found).await
+    }
+
+    /// The asked region's snapshot for a request (the home region's when `None`), with what a
+    /// resolve needs besides: the first step of every lookup.
+    async fn find<'a>(&'a self, region: Option<&'a str>) -> Result<Found<'a>, ApiError> {
+        let region = region.unwrap_or(&self.inner.config.home_region);
         let cell = self.cell(region)?;
         let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
         let (entry, cache, now) = self.region_snapshot(region, cell, deadline).await;
-        self.resolve_in(
-            query,
-            Found {
-                region,
-                cell,
-                deadline,
-                entry,
-                cache,
-                now,
-            },
-        )
-        .await
+        Ok(Found {
+            region,
+            cell,
+            deadline,
+            entry,
+            cache,
+            now,
+        })
     }
 
     /// The rest of [`Resolver::resolve`], once the region's snapshot is known.

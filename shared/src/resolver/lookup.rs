@@ -16,10 +16,14 @@ impl Resolver {
     /// `InvalidQuery` (region not allowed), `NoMatch` (unknown profile), or
     /// `UpstreamUnavailable` when neither the snapshot nor the routes could be read.
     pub async fn profile(&self, key: &ProfileKey) -> Result<Resolution, ApiError> {
-        let region = key.region.as_deref().unwrap_or(&self.inner.config.home_region);
-        let cell = self.cell(region)?;
-        let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
-        let (entry, cache, now) = self.region_snapshot(region, cell, deadline).await;
+        let super::Found {
+            region,
+            cell,
+            deadline,
+            entry,
+            cache,
+            now,
+        } = self.find(key.region.as_deref()).await?;
         if let Some(entry) = &entry
             && let Some(pos) = find(&entry.value, key)
         {

@@ -15,7 +15,7 @@
 //! [`MAX_KEY`] bytes and heads up to [`MAX_HEAD`] bytes; larger requests and answers are not
 //! remembered.
 
-use super::{Found, Resolver};
+use super::Resolver;
 use crate::answer::{self, Resolution};
 use crate::error::ApiError;
 use crate::query::Query;
@@ -111,26 +111,15 @@ impl Resolver {
             Some(r) => Arc::clone(&r.query),
             None => Arc::new(raw.parse()?),
         };
-        let region = query.region.as_deref().unwrap_or(&self.inner.config.home_region);
-        let cell = self.cell(region)?;
-        let deadline = tokio::time::Instant::now() + self.inner.config.upstream_timeout;
-        let (entry, cache, now) = self.region_snapshot(region, cell, deadline).await;
-        if let (Some(r), Some(e)) = (&remembered, &entry)
+        let found = self.find(query.region.as_deref()).await?;
+        if let (Some(r), Some(e)) = (&remembered, &found.entry)
             && std::ptr::eq(r.snapshot.as_ptr(), Arc::as_ptr(&e.value))
         {
             #[cfg(test)]
             USED.set(USED.get() + 1);
-            return Ok(answer::with_tail(&r.head, cache, e.age(&now)));
+            return Ok(answer::with_tail(&r.head, found.cache, e.age(&found.now)));
         }
-        let snapshot = entry.as_ref().map(|e| Arc::clone(&e.value));
-        let found = Found {
-            region,
-            cell,
-            deadline,
-            entry,
-            cache,
-            now,
-        };
+        let snapshot = found.entry.as_ref().map(|e| Arc::clone(&e.value));
         let resolution: Resolution = self.resolve_in(&query, found).await?;
         if let (Some(key), Some(snapshot)) = (key, snapshot)
             && resolution.found_in(&snapshot)
