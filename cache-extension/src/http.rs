@@ -104,6 +104,31 @@ impl Api {
     }
 }
 
+/// The API as a connection holds it: a clone is a copy of the API in an allocation of its own,
+/// not another reference to a shared one. Each request takes a reference for its future; with
+/// one shared `Arc` every worker thread would write its count at every request, and that line
+/// would move between cores each time (docs/performance.md). A copy per connection is counted
+/// on a line only that connection's thread writes.
+pub struct PerConnection(Arc<Api>);
+
+impl PerConnection {
+    /// Wraps `api`.
+    pub fn new(api: Api) -> Self {
+        Self(Arc::new(api))
+    }
+
+    /// A reference for one request.
+    pub fn get(&self) -> Arc<Api> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl Clone for PerConnection {
+    fn clone(&self) -> Self {
+        Self::new(Api::clone(&self.0))
+    }
+}
+
 /// The routes with their guards.
 pub fn router(state: AppState) -> Router {
     // One flat router and one guard layer (proxy check, then the token on /v1/): this is the

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, oneshot};
 
 /// A connection is closed once it has started no request for this long (at most a quarter
 /// more: see `watchdog`), whether it is idle between requests or trickling a request's headers.
@@ -56,7 +56,10 @@ where
 {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let responders = Arc::new(Semaphore::new(BUSY_RESPONDERS));
-    let (stopping, stopped) = watch::channel(());
+    // One stop signal per connection, not one shared watch: a connection's task polls its
+    // signal at every request, and polling a shared watch locks a mutex every connection shares
+    // (docs/performance.md). Senders of ended connections are pruned as the list grows.
+    let mut stops: Vec<oneshot::Sender<()>> = Vec::new();
     let mut builder = http1::Builder::new();
     // hyper answers requests past its own limits with an empty body; this is set above the
     // router's limits (`http::guard`), so that most oversized requests get a JSON error.
@@ -95,7 +98,11 @@ where
                     }
                 });
                 let conn = builder.serve_connection(io, service);
-                let stopped = stopped.clone();
+                if stops.len() == stops.capacity() {
+                    stops.retain(|s| !s.is_closed());
+                }
+                let (stop_one, stopped) = oneshot::channel();
+                stops.push(stop_one);
                 tokio::spawn(async move {
                     watchdog::drive(conn, &activity, limits.idle_timeout, stopped).await;
                     drop(permit);
@@ -119,7 +126,9 @@ where
         }
     }
     drop(listener);
-    drop(stopping);
+    for stop_one in stops {
+        let _ = stop_one.send(());
+    }
     // Every connection holds a permit until it ends: all of them back means all drained.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(limits.drain, permits.acquire_many(all))

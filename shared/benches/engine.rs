@@ -157,6 +157,28 @@ fn resolve_hit(c: &mut Criterion) {
                 )
             })
         });
+        // The same from two threads at once, as the extension's two workers ask: what is
+        // shared between threads (reference counts, counters) shows here, not above.
+        group.bench_with_input(BenchmarkId::new("get_remembered_2_threads", n), raw, |b, raw| {
+            b.iter_custom(|iters| {
+                let started = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for _ in 0..2 {
+                        scope.spawn(|| {
+                            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                            for _ in 0..iters {
+                                black_box(
+                                    rt.block_on(resolver.resolve_raw(RawQuery::QueryString(black_box(raw))))
+                                        .unwrap(),
+                                );
+                            }
+                        });
+                    }
+                });
+                // Per request: two threads answered `iters` each.
+                started.elapsed() / 2
+            })
+        });
     }
     group.finish();
 }

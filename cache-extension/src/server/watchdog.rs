@@ -12,7 +12,7 @@
 use hyper::server::conn::http1::Connection;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
 /// Looks per idle timeout.
@@ -24,7 +24,7 @@ pub(super) async fn drive<I, S, B>(
     conn: Connection<I, S>,
     activity: &AtomicU64,
     idle: Duration,
-    mut stop: watch::Receiver<()>,
+    mut stop: oneshot::Receiver<()>,
 ) where
     Connection<I, S>: Future,
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
@@ -54,7 +54,8 @@ pub(super) async fn drive<I, S, B>(
                 }
                 next_look += look;
             }
-            _ = stop.changed(), if !stopping => {
+            // A sender dropped without a word means the server is gone: a stop too.
+            _ = &mut stop, if !stopping => {
                 // A connection that never started a request has nothing to finish.
                 if activity.load(Ordering::Relaxed) == 0 {
                     return;

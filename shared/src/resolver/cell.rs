@@ -150,6 +150,25 @@ impl<T> Default for Cell<T> {
     }
 }
 
+enum Class {
+    Fresh,
+    Stale,
+    Unusable,
+}
+
+/// Where `entry` stands at `now`: see [`Cell::view`].
+fn classify<T>(entry: &Entry<T>, now: &Stamp, max_stale: Duration) -> Class {
+    let read = entry.read_age(now);
+    let late = read.saturating_sub(entry.ttl).max(entry.overdue(now));
+    if late > max_stale {
+        Class::Unusable
+    } else if read < entry.ttl {
+        Class::Fresh
+    } else {
+        Class::Stale
+    }
+}
+
 impl<T> Cell<T> {
     /// Classifies the current value at `now`. Ages never shrink when the wall clock steps
     /// back (see [`Stamp::since`]), so every value leaves service within its TTL plus
@@ -158,17 +177,31 @@ impl<T> Cell<T> {
     /// The TTL counts from the last refresh; the maximum staleness bounds both the time since
     /// that refresh and how far the data itself is overdue (see [`Entry::overdue`]).
     pub(crate) fn view(&self, now: &Stamp, max_stale: Duration) -> View<T> {
-        let Some(entry) = self.current.load_full() else {
-            return View::Unusable;
-        };
-        let read = entry.read_age(now);
-        let late = read.saturating_sub(entry.ttl).max(entry.overdue(now));
-        if late > max_stale {
-            View::Unusable
-        } else if read < entry.ttl {
-            View::Fresh(entry)
-        } else {
-            View::Stale(entry)
+        match self.current.load_full() {
+            Some(entry) => match classify(&entry, now, max_stale) {
+                Class::Fresh => View::Fresh(entry),
+                Class::Stale => View::Stale(entry),
+                Class::Unusable => View::Unusable,
+            },
+            None => View::Unusable,
+        }
+    }
+
+    /// The current value if it is fresh at `now`, lent to `f` without taking a reference on it:
+    /// the hot path's read, which leaves the value's shared reference count alone (every
+    /// worker thread bumping it would move its cache line between cores at every request).
+    /// Classified as [`Cell::view`] does.
+    pub(crate) fn with_fresh<R>(
+        &self,
+        now: &Stamp,
+        max_stale: Duration,
+        f: impl FnOnce(&Entry<T>) -> Option<R>,
+    ) -> Option<R> {
+        let current = self.current.load();
+        let entry = current.as_ref()?;
+        match classify(entry, now, max_stale) {
+            Class::Fresh => f(entry),
+            Class::Stale | Class::Unusable => None,
         }
     }
 
