@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 ///
 /// Every answer bumps two counters. Bumped from every worker thread, one shared cache line per
 /// counter would move between cores at every request, so each counter is split into
-/// [`SHARDS`] lines and a thread bumps the line of its own shard; a read sums them.
+/// lines (one per shard) and a thread bumps the line of its own shard; a read sums them.
 #[derive(Debug, Default)]
 pub struct Stats {
     total: Tally,
