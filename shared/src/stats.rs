@@ -47,7 +47,8 @@ thread_local! {
 
 impl Tally {
     fn bump(&self, event: Event) {
-        let shard = SHARD.with(|s| *s);
+        // A thread already tearing down its locals counts on the first shard.
+        let shard = SHARD.try_with(|s| *s).unwrap_or(0);
         self.events[shard].0[event as usize].fetch_add(1, Ordering::Relaxed);
     }
 
