@@ -63,7 +63,14 @@ where
     let mut builder = http1::Builder::new();
     // hyper answers requests past its own limits with an empty body; this is set above the
     // router's limits (`http::guard`), so that most oversized requests get a JSON error.
-    builder.keep_alive(true).max_headers(HYPER_MAX_HEADERS);
+    //
+    // Half-closes are allowed: a client that shuts its write side after its request still gets
+    // the answer (RFC 9112, section 9.6). Without it hyper also reads ahead, to look for that
+    // EOF, while the request is in flight. The request still holds parts of hyper's read
+    // buffer then, so that read cannot reuse the buffer and takes a new one, on every request:
+    // an allocation, and a page fault once the allocator has returned the old one
+    // (docs/performance.md).
+    builder.keep_alive(true).half_close(true).max_headers(HYPER_MAX_HEADERS);
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {

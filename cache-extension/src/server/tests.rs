@@ -215,3 +215,20 @@ async fn stop_lets_a_running_request_finish_and_closes_silent_connections_at_onc
         t0.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_shuts_its_write_side_after_its_request_still_gets_the_answer() {
+    let addr = start(4).await;
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    // `/slow` answers after 300 ms: the EOF arrives while the request is in flight.
+    conn.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    conn.shutdown().await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut reply))
+        .await
+        .expect("the server closes once it has answered")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+    assert!(reply.ends_with("slow"), "{reply}");
+}
