@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::future;
 use http_body_util::{Either, Full};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -17,6 +18,8 @@ use shared::query;
 use shared::query::reverse::ProfileKey;
 use shared::resolver::RawQuery;
 use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
@@ -52,6 +55,9 @@ impl AppState {
 /// A response: `/v1/resolve`'s bytes as they are, or the router's boxed body.
 pub type Reply = http::Response<Either<Full<Bytes>, Body>>;
 
+/// A request's answer: ready at once, or a boxed future for the rest.
+pub type Answer = future::Either<future::Ready<Reply>, Pin<Box<dyn Future<Output = Reply> + Send>>>;
+
 /// What hyper calls for each request. `/v1/resolve`, the hot path, is matched directly: the
 /// router's guard and handlers, without its matching, middleware, boxed futures and boxed body
 /// (measured in docs/performance.md). Every other request goes through the router.
@@ -71,23 +77,46 @@ impl Api {
     }
 
     /// Answers one request.
-    pub async fn handle<B>(&self, req: http::Request<B>) -> Reply
+    ///
+    /// A GET that this thread has answered from the region's current, fresh snapshot (the
+    /// common case, `shared::resolver::Resolver::remembered`) is answered here, before any
+    /// future exists, and so are the guard's refusals. The request is dropped at once, and
+    /// nothing the size of the resolve's future is moved into hyper's. Everything else is a
+    /// boxed future (docs/performance.md).
+    pub fn call<B>(self: &Arc<Self>, req: http::Request<B>) -> Answer
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
         let direct = req.uri().path() == "/v1/resolve" && matches!(*req.method(), Method::GET | Method::POST);
         if !direct {
-            // Boxed, so that the hot path's future does not carry the router's.
-            let routed = Box::pin(self.router.clone().oneshot(req)).await;
-            return match routed {
-                Ok(resp) => resp.map(Either::Right),
-                Err(never) => match never {},
-            };
+            let router = self.router.clone();
+            return future::Either::Right(Box::pin(async move {
+                match router.oneshot(req).await {
+                    Ok(resp) => resp.map(Either::Right),
+                    Err(never) => match never {},
+                }
+            }));
         }
         if let Err(problem) = guard::check(&self.state.auth, req.uri(), req.headers()) {
-            return problem.into_reply();
+            return future::Either::Left(future::ready(problem.into_reply()));
         }
+        if req.method() == Method::GET {
+            let raw = RawQuery::QueryString(req.uri().query().unwrap_or(""));
+            if let Some(body) = self.state.resolver.remembered(raw) {
+                return future::Either::Left(future::ready(json_reply(200, body)));
+            }
+        }
+        let api = Arc::clone(self);
+        future::Either::Right(Box::pin(async move { api.resolve(req).await }))
+    }
+
+    /// `/v1/resolve` past its guard.
+    async fn resolve<B>(&self, req: http::Request<B>) -> Reply
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let answered = if req.method() == Method::GET {
             answer_get(&self.state, req.uri()).await
         } else {
@@ -105,10 +134,10 @@ impl Api {
 }
 
 /// The API as a connection holds it: a clone is a copy of the API in an allocation of its own,
-/// not another reference to a shared one. Each request takes a reference for its future; with
-/// one shared `Arc` every worker thread would write its count at every request, and that line
-/// would move between cores each time (docs/performance.md). A copy per connection is counted
-/// on a line only that connection's thread writes.
+/// not another reference to a shared one. A request that needs a future takes a reference for
+/// it; with one shared `Arc` every worker thread would write its count, and that line would
+/// move between cores each time (docs/performance.md). A copy per connection is counted on a
+/// line only that connection's thread writes.
 pub struct PerConnection(Arc<Api>);
 
 impl PerConnection {
@@ -117,9 +146,13 @@ impl PerConnection {
         Self(Arc::new(api))
     }
 
-    /// A reference for one request.
-    pub fn get(&self) -> Arc<Api> {
-        Arc::clone(&self.0)
+    /// Answers one request, as [`Api::call`].
+    pub fn call<B>(&self, req: http::Request<B>) -> Answer
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        self.0.call(req)
     }
 }
 

@@ -117,10 +117,7 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
     let server = tokio::spawn(server::serve(
         listener,
         // `serve` clones this once per connection, and with it the API (see `PerConnection`).
-        move |req| {
-            let api = api.get();
-            async move { api.handle(req).await }
-        },
+        move |req| api.call(req),
         server::Limits {
             max_connections: config.max_connections,
             idle_timeout: server::IDLE_TIMEOUT,

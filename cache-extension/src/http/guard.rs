@@ -28,27 +28,53 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
     }
 }
 
-/// The guard's checks, shared by the router and the direct path.
+/// The guard's checks, shared by the router and the direct path, in one pass over the
+/// headers: looking each name up by a string would parse and hash it, per request.
 pub(crate) fn check(auth: &Auth, uri: &Uri, headers: &HeaderMap) -> Result<(), Problem> {
-    if let Some(problem) = oversized(uri, headers) {
-        return Err(problem);
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI {
+        return Err(Problem(ApiError::new(
+            ErrorCode::UriTooLong,
+            format!("the request target is over {} KiB", MAX_URI / 1024),
+        )));
     }
-    if headers.contains_key("x-forwarded-for") {
+    let (mut bytes, mut forwarded, mut tokens) = (0, false, (None, 0));
+    if headers.len() <= MAX_HEADERS {
+        for (name, value) in headers {
+            bytes += name.as_str().len() + value.len();
+            match name.as_str() {
+                "x-forwarded-for" => forwarded = true,
+                TOKEN_HEADER => tokens = (Some(value), tokens.1 + 1),
+                _ => {}
+            }
+        }
+    }
+    // hyper keeps its own, higher limits (see `server`) and answers beyond them with an empty
+    // body: the request cannot be read then.
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Err(Problem(ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!(
+                "at most {MAX_HEADERS} headers of {} KiB in all",
+                MAX_HEADER_BYTES / 1024
+            ),
+        )));
+    }
+    if forwarded {
         return Err(Problem(ApiError::invalid(
             "X-Forwarded-For",
             "requests through a proxy are refused",
         )));
     }
     if let (Auth::Token(expected), true) = (auth, uri.path().starts_with("/v1/")) {
-        let mut given = headers.get_all(TOKEN_HEADER).iter();
-        match (given.next(), given.next()) {
+        match tokens {
             (None, _) => {
                 return Err(Problem(ApiError::new(
                     ErrorCode::Unauthorized,
                     "the X-Profile-Resolver-Token header is missing",
                 )));
             }
-            (Some(one), None) if bool::from(one.as_bytes().ct_eq(expected.as_bytes())) => {}
+            (Some(one), 1) if bool::from(one.as_bytes().ct_eq(expected.as_bytes())) => {}
             _ => {
                 return Err(Problem(ApiError::new(
                     ErrorCode::Forbidden,
@@ -58,27 +84,4 @@ pub(crate) fn check(auth: &Auth, uri: &Uri, headers: &HeaderMap) -> Result<(), P
         }
     }
     Ok(())
-}
-
-/// The request-size limits, answered in JSON. hyper keeps its own, higher limits (see
-/// `server`) and answers beyond them with an empty body: the request cannot be read then.
-fn oversized(uri: &Uri, headers: &HeaderMap) -> Option<Problem> {
-    let target = uri.path_and_query().map_or(0, |p| p.as_str().len());
-    if target > MAX_URI {
-        return Some(Problem(ApiError::new(
-            ErrorCode::UriTooLong,
-            format!("the request target is over {} KiB", MAX_URI / 1024),
-        )));
-    }
-    let bytes: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
-    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
-        return Some(Problem(ApiError::new(
-            ErrorCode::HeadersTooLarge,
-            format!(
-                "at most {MAX_HEADERS} headers of {} KiB in all",
-                MAX_HEADER_BYTES / 1024
-            ),
-        )));
-    }
-    None
 }

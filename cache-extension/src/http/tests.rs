@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::Auth;
 use axum::http::Request as HttpRequest;
+use futures::future;
 use shared::Sources;
 use shared::clock::MockClock;
 use shared::config::EngineConfig;
@@ -400,7 +401,7 @@ where
 
 #[tokio::test]
 async fn the_direct_path_answers_byte_for_byte_as_the_router_does() {
-    let api = Api::new(state_with(Arc::new(MemorySource::default())));
+    let api = Arc::new(Api::new(state_with(Arc::new(MemorySource::default()))));
     let long = format!("/v1/resolve?tag:tenant={}", "a".repeat(MAX_URI));
     let requests: Vec<Box<dyn Fn() -> HttpRequest<Body>>> = vec![
         Box::new(|| req("GET", "/v1/resolve?tag:tenant=acme&tag:app=chat", "")),
@@ -438,23 +439,60 @@ async fn the_direct_path_answers_byte_for_byte_as_the_router_does() {
     ];
     // Loaded first, so that both paths answer from the same snapshot (`hit`).
     assert_eq!(
-        parts(api.handle(req("GET", "/v1/resolve?tag:tenant=acme", "")).await)
+        parts(api.call(req("GET", "/v1/resolve?tag:tenant=acme", "")).await)
             .await
             .0,
         409
     );
-    let mut statuses = Vec::new();
-    for make in &requests {
-        let direct = parts(api.handle(make()).await).await;
-        let routed = parts(api.router.clone().oneshot(make()).await.unwrap()).await;
-        assert_eq!(direct, routed, "{:?}", make().uri());
-        statuses.push(direct.0);
+    // Twice: the second round's repeated answers come from what the thread remembers.
+    for round in 0..2 {
+        let mut statuses = Vec::new();
+        for make in &requests {
+            let direct = parts(api.call(make()).await).await;
+            let routed = parts(api.router.clone().oneshot(make()).await.unwrap()).await;
+            assert_eq!(direct, routed, "round {round}: {:?}", make().uri());
+            statuses.push(direct.0);
+        }
+        assert_eq!(
+            statuses,
+            [
+                200, 200, 409, 404, 404, 400, 400, 400, 200, 200, 400, 400, 413, 401, 403, 400, 414, 405, 200
+            ],
+            "the cases cover answers and every guard"
+        );
     }
-    assert_eq!(
-        statuses,
-        [
-            200, 200, 409, 404, 404, 400, 400, 400, 200, 200, 400, 400, 413, 401, 403, 400, 414, 405, 200
-        ],
-        "the cases cover answers and every guard"
+}
+
+#[tokio::test]
+async fn a_repeated_get_hit_and_a_refusal_are_answered_without_a_future() {
+    let api = Arc::new(Api::new(state_with(Arc::new(MemorySource::default()))));
+    let hit = || req("GET", "/v1/resolve?tag:tenant=acme&tag:app=chat", "");
+    // The first answer is computed (and remembered), the next one is ready at once.
+    let first = api.call(hit());
+    assert!(
+        matches!(first, future::Either::Right(_)),
+        "the first answer needs the resolver"
     );
+    assert_eq!(parts(first.await).await.0, 200);
+    let again = api.call(hit());
+    assert!(matches!(again, future::Either::Left(_)), "a remembered hit is ready");
+    let routed = parts(api.router.clone().oneshot(hit()).await.unwrap()).await;
+    assert_eq!(parts(again.await).await, routed);
+
+    let mut unauthorized = hit();
+    unauthorized.headers_mut().remove(TOKEN_HEADER);
+    let refused = api.call(unauthorized);
+    assert!(matches!(refused, future::Either::Left(_)), "a refusal is ready");
+    assert_eq!(parts(refused.await).await.0, 401);
+    // A POST reads its body first, and a miss needs the resolver.
+    let post = api.call(req(
+        "POST",
+        "/v1/resolve",
+        r#"{"tags": {"tenant": "acme"}, "match": "all"}"#,
+    ));
+    assert!(matches!(post, future::Either::Right(_)));
+    assert_eq!(parts(post.await).await.0, 200);
+    let miss = api.call(req("GET", "/v1/resolve?tag:tenant=nobody", ""));
+    assert!(matches!(miss, future::Either::Right(_)));
+    assert_eq!(parts(miss.await).await.0, 404);
 }

@@ -106,10 +106,10 @@ impl Resolver {
     /// As [`Query::from_query_string`] and [`Query::from_json_bytes`], then as
     /// [`Resolver::resolve`].
     pub async fn resolve_raw(&self, raw: RawQuery<'_>) -> Result<String, ApiError> {
-        let key = raw.key();
-        if let Some(body) = key.and_then(|key| self.fresh_from_memo(key)) {
+        if let Some(body) = self.remembered(raw) {
             return Ok(body);
         }
+        let key = raw.key();
         let remembered = key.and_then(recall);
         let query = match &remembered {
             Some(r) => Arc::clone(&r.query),
@@ -144,6 +144,13 @@ impl Resolver {
             return Ok(body);
         }
         Ok(resolution.to_json())
+    }
+
+    /// The first step of [`Resolver::resolve_raw`] on its own: the answer to a request this
+    /// thread remembers, when its region's snapshot is fresh and is the one it was answered
+    /// from, or `None`. It never waits, so a caller can answer at once, without a future.
+    pub fn remembered(&self, raw: RawQuery<'_>) -> Option<String> {
+        raw.key().and_then(|key| self.fresh_from_memo(key))
     }
 
     /// The answer to a remembered request when its region's snapshot is fresh and is the one it
