@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::BytesMut;
 use futures::future;
 use http_body_util::{Either, Full};
 use parking_lot::Mutex;
@@ -18,9 +19,10 @@ use shared::query;
 use shared::query::reverse::ProfileKey;
 use shared::resolver::RawQuery;
 use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -232,7 +234,9 @@ impl<S: Send + Sync> FromRequest<S> for Limited {
     }
 }
 
-/// Reads a body of at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`].
+/// Reads a body of at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`]; more is
+/// `PayloadTooLarge`. A body that came with its head is read at the first poll, and no timer is
+/// armed for it; otherwise the timeout counts from that first poll.
 async fn read_limited<B>(headers: &HeaderMap, body: B) -> Result<Bytes, Problem>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -250,15 +254,46 @@ where
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
     }
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
-    match tokio::time::timeout(BODY_TIMEOUT, http_body_util::BodyExt::collect(limited)).await {
-        Ok(Ok(body)) => Ok(body.to_bytes()),
-        Ok(Err(_)) => Err(too_large()),
-        Err(_) => Err(Problem(ApiError::new(
-            ErrorCode::RequestTimeout,
-            format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
-        ))),
+    let mut read = pin!(read_to_end(http_body_util::Limited::new(body, MAX_BODY)));
+    let once = poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    let read = match once {
+        Poll::Ready(read) => read,
+        Poll::Pending => tokio::time::timeout(BODY_TIMEOUT, read).await.map_err(|_| {
+            Problem(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the body did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+            ))
+        })?,
+    };
+    read.map_err(|_| too_large())
+}
+
+/// A body's data, read until the body says it has ended: for a `content-length` body, as soon
+/// as that many bytes have come. (hyper closes the body's channel only on its next pass, so
+/// waiting for the close costs each request a second poll and a wake-up.) Trailers are ignored.
+async fn read_to_end<B: hyper::body::Body<Data = Bytes>>(body: B) -> Result<Bytes, B::Error> {
+    let mut body = pin!(body);
+    let mut first = Bytes::new();
+    let mut more: Option<BytesMut> = None;
+    while !body.is_end_stream() {
+        let Some(frame) = poll_fn(|cx| body.as_mut().poll_frame(cx)).await else {
+            break;
+        };
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match &mut more {
+            Some(more) => more.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut joined = BytesMut::with_capacity(first.len() + data.len());
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(&data);
+                more = Some(joined);
+            }
+        }
     }
+    Ok(more.map_or(first, BytesMut::freeze))
 }
 
 async fn resolve_get(State(s): State<AppState>, req: Request) -> Result<Response, Problem> {

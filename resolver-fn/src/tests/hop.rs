@@ -71,10 +71,7 @@ async fn hop(with_extension: bool, tenancy: Option<Tenancy>) -> Hop {
         let api = Arc::new(cache_extension::http::Api::new(state));
         tokio::spawn(cache_extension::server::serve(
             listener,
-            move |req| {
-                let api = Arc::clone(&api);
-                async move { api.handle(req).await }
-            },
+            move |req| api.call(req),
             cache_extension::server::Limits {
                 max_connections: 16,
                 idle_timeout: cache_extension::server::IDLE_TIMEOUT,

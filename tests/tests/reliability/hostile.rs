@@ -355,3 +355,93 @@ fn protocol_level_abuse_is_refused_without_a_5xx_or_a_hang() {
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("PayloadTooLarge"), "{body}");
 }
+
+/// Reads one whole answer (a `content-length` body) from a kept-alive connection.
+fn read_answer(stream: &mut TcpStream) -> (u16, Value) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while !response_complete(&buf) {
+        match stream.read(&mut chunk) {
+            Ok(0) => panic!("closed mid-answer: {}", String::from_utf8_lossy(&buf)),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("no answer ({e}): {}", String::from_utf8_lossy(&buf)),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn bodies_back_to_back_in_pieces_or_late_on_one_connection_are_answered_as_they_should() {
+    let rig = Rig::start(
+        "hostile-bodies",
+        RigOptions {
+            ttl: "600",
+            ..RigOptions::default()
+        },
+        |_| {},
+    );
+    rig.warm();
+    let expected = rig.acme("us-east-1").1["profile"]["arn"].clone();
+    assert!(expected.is_string(), "{expected}");
+    let body = json!({"tags": {"tenant": "acme", "app": "chat"}}).to_string();
+    let head = format!("POST /v1/resolve HTTP/1.1\r\nhost: x\r\nx-profile-resolver-token: {TOKEN}\r\n");
+    let mut stream = TcpStream::connect(rig.ext.url.trim_start_matches("http://")).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // Back to back on one connection: the first is computed, the others remembered.
+    for i in 0..3 {
+        let request = format!("{head}content-length: {}\r\n\r\n{body}", body.len());
+        stream.write_all(request.as_bytes()).unwrap();
+        let (status, answer) = read_answer(&mut stream);
+        assert_eq!(
+            (status, &answer["profile"]["arn"]),
+            (200, &expected),
+            "request {i}: {answer}"
+        );
+    }
+    // Chunked, in two pieces 200 ms apart, on the same connection.
+    let (a, b) = body.split_at(body.len() / 2);
+    stream
+        .write_all(format!("{head}transfer-encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n", a.len()).as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    stream
+        .write_all(format!("{:x}\r\n{b}\r\n0\r\n\r\n", b.len()).as_bytes())
+        .unwrap();
+    let (status, answer) = read_answer(&mut stream);
+    assert_eq!(
+        (status, &answer["profile"]["arn"]),
+        (200, &expected),
+        "chunked: {answer}"
+    );
+    // A declared length, half of it sent 200 ms later, still on the same connection.
+    stream
+        .write_all(format!("{head}content-length: {}\r\n\r\n{a}", body.len()).as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(b.as_bytes()).unwrap();
+    let (status, answer) = read_answer(&mut stream);
+    assert_eq!(
+        (status, &answer["profile"]["arn"]),
+        (200, &expected),
+        "late half: {answer}"
+    );
+    // A body that never comes is 408 once the body timeout (5 s) has passed.
+    let started = std::time::Instant::now();
+    stream
+        .write_all(format!("{head}content-length: {}\r\n\r\n{a}", body.len()).as_bytes())
+        .unwrap();
+    let (status, answer) = read_answer(&mut stream);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (408, Some("RequestTimeout")),
+        "{answer}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4900) && waited < Duration::from_secs(9),
+        "{waited:?}"
+    );
+}
