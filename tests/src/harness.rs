@@ -278,9 +278,11 @@ impl Moto {
                 .stderr(Stdio::null())
                 .spawn()
                 .with_context(|| format!("spawning {} (run `make venv`)", tool.display()))?;
-            let proc = Proc::new(child, "moto_server");
+            let mut proc = Proc::new(child, "moto_server");
             let url = format!("http://127.0.0.1:{port}");
-            match wait_http(&url, "/moto-api/", Duration::from_secs(30)) {
+            // moto's dashboard: a 200 in HTML that names moto.
+            let moto = |r: &http::Reply| r.status == 200 && r.body.to_ascii_lowercase().contains("moto");
+            match wait_serving(&mut proc, &url, "/moto-api/", Duration::from_secs(30), moto) {
                 Ok(()) => return Ok(Self { proc, url }),
                 Err(e) => last = e,
             }
@@ -313,6 +315,36 @@ impl Moto {
         }
         Ok(())
     }
+}
+
+/// Polls `GET path` until `ours` accepts the answer while `proc` still runs, bounded by
+/// `timeout`. Another process may hold the port (the kernel can hand a port [`free_port`] let
+/// go to any listener), so an answer alone does not prove that `proc` serves it: `ours` checks
+/// that it is this server's, and a child that exits (its bind failed) ends the wait at once.
+///
+/// # Errors
+/// When the child exits, or no accepted answer comes in time.
+pub fn wait_serving(
+    proc: &mut Proc,
+    base: &str,
+    path: &str,
+    timeout: Duration,
+    ours: impl Fn(&http::Reply) -> bool,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    for _ in 0..10_000 {
+        if let Ok(Some(status)) = proc.child_mut().try_wait() {
+            bail!("{} exited ({status}) before serving {base}{path}", proc.name());
+        }
+        if http::get(base, path).is_ok_and(|r| ours(&r)) {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("{} did not serve {base}{path} within {timeout:?}", proc.name())
 }
 
 /// Polls `GET path` until it answers below 500, bounded by `timeout`.

@@ -17,7 +17,7 @@
 use crate::harness::fleet::{CountingProxy, Publisher, create_bucket};
 use crate::harness::freeze::FakeLambda;
 use crate::harness::lambda::{Extension, Scratch};
-use crate::harness::{Emulator, Moto, aws_env, free_port, http};
+use crate::harness::{Emulator, Moto, aws_env, http};
 use anyhow::Context;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -247,8 +247,10 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
         let mut lambda = FakeLambda::start()?;
         let mut e = env.clone();
         e.push(("AWS_LAMBDA_RUNTIME_API".into(), lambda.runtime_api.clone()));
-        let ext = Extension::start(&scratch, &e, free_port()?).with_context(|| format!("sandbox {i}"))?;
-        lambda.freeze(ext.proc.pid(), Duration::from_secs(60))?;
+        let ext = Extension::start_free(&scratch, &e).with_context(|| format!("sandbox {i}"))?;
+        lambda
+            .freeze(ext.proc.pid(), Duration::from_secs(60))
+            .with_context(|| format!("sandbox {i}: {}", ext.logs()))?;
         Ok(Sandbox { lambda, ext })
     };
     for chunk in (0..plan.sandboxes).collect::<Vec<_>>().chunks(16) {

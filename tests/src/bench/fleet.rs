@@ -6,7 +6,7 @@ use super::Options;
 use super::report::Report;
 use crate::harness::fleet::{CountingProxy, Publisher, create_bucket};
 use crate::harness::lambda::{Extension, Scratch};
-use crate::harness::{Emulator, Moto, aws_env, free_port, http};
+use crate::harness::{Emulator, Moto, aws_env, http};
 use crate::sim::{Mode, Plan, run};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -121,7 +121,7 @@ fn cold_reader(opts: &Options) -> anyhow::Result<(f64, f64)> {
         .map_err(|e| anyhow::anyhow!("publish: {e}"))?;
     let first_answer = |env: &[(String, String)]| -> anyhow::Result<f64> {
         let start = Instant::now();
-        let ext = Extension::start(&scratch, env, free_port()?)?;
+        let ext = Extension::start_free(&scratch, env)?;
         for _ in 0..2_000 {
             let r = http::request(
                 &ext.url,

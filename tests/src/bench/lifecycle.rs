@@ -5,9 +5,9 @@
 use super::Options;
 use super::report::Report;
 use super::scenarios::{TOKEN, engine_env, median};
+use crate::harness::Emulator;
 use crate::harness::freeze::FakeLambda;
 use crate::harness::lambda::{Extension, Scratch};
-use crate::harness::{Emulator, free_port};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,7 @@ fn cycle(emulator: &str, ttl: &str, invokes: usize, frozen: Duration) -> anyhow:
     let mut env = engine_env(emulator, ttl);
     env.push(("AWS_LAMBDA_RUNTIME_API".into(), lambda.runtime_api.clone()));
     let started = Instant::now();
-    let ext = Extension::start(&scratch, &env, free_port()?)?;
+    let ext = Extension::start_free(&scratch, &env)?;
     lambda.freeze(ext.proc.pid(), BACK)?;
     let init_ms = started.elapsed().as_secs_f64() * 1000.0;
     for _ in 0..invokes {

@@ -133,8 +133,7 @@ pub async fn hits_and_upstream(
 ) -> anyhow::Result<(Emulator, Extension)> {
     let emu = Emulator::start(None)?;
     emu.seed(&seed(opts.profiles))?;
-    let port = free_port()?;
-    let ext = Extension::start(scratch, &engine_env(&emu.url, "3600"), port)?;
+    let ext = Extension::start_free(scratch, &engine_env(&emu.url, "3600"))?;
     wait_ready(&ext, Duration::from_secs(60))?;
     let (idle_rss, _) = memory_kb(ext.proc.pid()).unwrap_or_default();
 
@@ -470,9 +469,8 @@ pub async fn large(opts: &Options, report: &mut Report, scratch: &Scratch) -> an
     let seed_file = scratch.path("large-seed.json");
     std::fs::write(&seed_file, seed(opts.large_profiles).to_string())?;
     let emu = Emulator::start(Some(&seed_file))?;
-    let port = free_port()?;
     let started = Instant::now();
-    let ext = Extension::start(scratch, &engine_env(&emu.url, "3600"), port)?;
+    let ext = Extension::start_free(scratch, &engine_env(&emu.url, "3600"))?;
     wait_ready(&ext, Duration::from_secs(300))?;
     report.add(
         section,

@@ -2,7 +2,7 @@
 //! (it runs `resolver-fn` on the first invoke), the real `cache-extension` attached to it, and
 //! `cargo lambda invoke` as the client.
 
-use super::{Proc, free_port, http, venv_tool, wait_http, workspace_root};
+use super::{Proc, free_port, http, venv_tool, wait_serving, workspace_root};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::fs;
@@ -190,11 +190,30 @@ pub struct Extension {
 }
 
 impl Extension {
-    /// Starts the extension on `port` (see [`free_port`]) with `env`, and waits until
-    /// `/health` answers.
+    /// Starts the extension on a free port with `env`, and waits until it serves `/health`.
+    /// A port taken between [`free_port`] and the extension's bind (another test's listener
+    /// may get it from the kernel) is retried on a new one, at most three times.
     ///
     /// # Errors
-    /// When it does not come up within 10 s.
+    /// When it exits, or does not come up within 10 s.
+    pub fn start_free(scratch: &Scratch, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let mut last = anyhow::anyhow!("not tried");
+        for _ in 0..3 {
+            match Self::start(scratch, env, free_port()?) {
+                Ok(ext) => return Ok(ext),
+                Err(e) if format!("{e:#}").contains("cannot bind") => last = e,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// Starts the extension on `port` with `env`, and waits until this process, not another
+    /// one that holds the port, serves `/health`: a 200 with `"status": "ok"`, while the child
+    /// still runs.
+    ///
+    /// # Errors
+    /// When it exits (its log is in the error), or does not come up within 10 s.
     pub fn start(scratch: &Scratch, env: &[(String, String)], port: u16) -> anyhow::Result<Self> {
         let log = scratch.path(&format!("extension-{port}.log"));
         let out = fs::File::create(&log)?;
@@ -208,11 +227,17 @@ impl Extension {
             .stdin(Stdio::null())
             .spawn()
             .context("spawning cache-extension")?;
-        let proc = Proc::new(child, "cache-extension");
-        let url = format!("http://127.0.0.1:{port}");
-        wait_http(&url, "/health", Duration::from_secs(10))
-            .with_context(|| fs::read_to_string(&log).unwrap_or_default())?;
-        Ok(Self { proc, url, log })
+        let mut ext = Self {
+            proc: Proc::new(child, "cache-extension"),
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let ours = |r: &http::Reply| {
+            r.status == 200
+                && serde_json::from_str::<Value>(&r.body).is_ok_and(|b| b["status"] == "ok" && b["regions"].is_object())
+        };
+        wait_serving(&mut ext.proc, &ext.url, "/health", Duration::from_secs(10), ours).with_context(|| ext.logs())?;
+        Ok(ext)
     }
 
     /// Its logs so far.

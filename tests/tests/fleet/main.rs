@@ -12,7 +12,7 @@ mod simulation;
 
 use harness::harness::fleet::{CountingProxy, Publisher, create_bucket};
 use harness::harness::lambda::{Extension, Scratch};
-use harness::harness::{Emulator, Moto, aws_env, free_port, http};
+use harness::harness::{Emulator, Moto, aws_env, http};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -80,7 +80,7 @@ impl World {
     }
 
     pub(crate) fn extension(&self, extra: &[(&str, &str)]) -> Extension {
-        Extension::start(&self.scratch, &self.env(extra), free_port().unwrap()).unwrap()
+        Extension::start_free(&self.scratch, &self.env(extra)).unwrap()
     }
 
     /// Bedrock `TagResource`, through the emulator.

@@ -8,7 +8,7 @@
 
 use harness::harness::freeze::FakeLambda;
 use harness::harness::lambda::{Extension, Scratch};
-use harness::harness::{Emulator, aws_env, free_port, http};
+use harness::harness::{Emulator, aws_env, http};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 
@@ -59,7 +59,7 @@ impl Sandbox {
             ]
             .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
-        let ext = Extension::start(&scratch, &env, free_port().unwrap()).unwrap();
+        let ext = Extension::start_free(&scratch, &env).unwrap();
         lambda.freeze(ext.proc.pid(), BACK_IN_NEXT).unwrap();
         assert_eq!(lambda.registered(), (true, None));
         Self {

@@ -91,7 +91,7 @@ impl Rig {
             env.push(("PROFILE_RESOLVER_SSM_PREFIX".into(), String::new()));
         }
         env.extend(opts.extra_env);
-        let ext = Extension::start(&scratch, &env, free_port().unwrap()).unwrap();
+        let ext = Extension::start_free(&scratch, &env).unwrap();
         Self {
             scratch,
             emu,

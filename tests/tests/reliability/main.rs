@@ -8,4 +8,5 @@ mod faults;
 mod helpers;
 mod hostile;
 mod oracle;
+mod ports;
 mod security;
