@@ -347,24 +347,6 @@ pub fn wait_serving(
     bail!("{} did not serve {base}{path} within {timeout:?}", proc.name())
 }
 
-/// Polls `GET path` until it answers below 500, bounded by `timeout`.
-///
-/// # Errors
-/// When it never does.
-pub fn wait_http(base: &str, path: &str, timeout: Duration) -> anyhow::Result<()> {
-    let start = Instant::now();
-    for _ in 0..600 {
-        if http::get(base, path).is_ok_and(|r| r.status < 500) {
-            return Ok(());
-        }
-        if start.elapsed() > timeout {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("{base}{path} did not answer within {timeout:?}")
-}
-
 /// The environment that points the AWS SDKs at the emulator and moto, with dummy credentials.
 pub fn aws_env(emulator: &str, moto: Option<&str>, region: &str) -> Vec<(String, String)> {
     let mut env = vec![

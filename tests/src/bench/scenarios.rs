@@ -4,12 +4,12 @@ use super::Options;
 use super::load::{self, Run, Target};
 use super::report::{Report, Series};
 use crate::harness::lambda::{Extension, LambdaWatch, Scratch, eventually};
-use crate::harness::{Emulator, aws_env, binary, free_port, http};
+use crate::harness::{Emulator, Proc, aws_env, binary, free_port, http, wait_serving};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -147,9 +147,10 @@ pub async fn hits_and_upstream(
     let body_file = scratch.path("answer.json");
     std::fs::write(&body_file, &first.body)?;
     let bare_port = free_port()?;
-    let mut bare = BareServer::spawn(bare_port, &body_file)?;
+    let mut bare = spawn_bare(bare_port, &body_file)?;
     let bare_url = format!("http://127.0.0.1:{bare_port}");
-    crate::harness::wait_http(&bare_url, "/", Duration::from_secs(5))?;
+    let ours = |r: &http::Reply| r.status == 200 && r.body == first.body;
+    wait_serving(&mut bare, &bare_url, "/", Duration::from_secs(5), ours)?;
 
     let mut ext_target = resolve_target(&ext.url, vec![hit.clone()])?;
     // BENCH_GET=1 sends the same query as GET parameters with no body, to tell the cost of
@@ -246,7 +247,7 @@ pub async fn hits_and_upstream(
     super::wrk::section(opts, report, &pair).await?;
     stop.store(true, Ordering::Relaxed);
     let load_rss = peak.join().unwrap_or(0);
-    bare.stop();
+    bare.kill();
 
     let section = "4. upstream calls in one TTL window";
     let gr_pages = opts.profiles.div_ceil(100) as u64;
@@ -325,35 +326,21 @@ pub async fn hits_and_upstream(
 }
 
 /// A bare hyper server in its own process (this binary, `bare-server PORT FILE`).
-struct BareServer(Child);
-
-impl BareServer {
-    fn spawn(port: u16, body: &std::path::Path) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe()?;
-        let bench = if exe.file_stem().is_some_and(|s| s == "bench") {
-            exe
-        } else {
-            binary("bench")
-        };
-        let child = Command::new(bench)
-            .arg("bare-server")
-            .arg(port.to_string())
-            .arg(body)
-            .stdout(Stdio::null())
-            .spawn()?;
-        Ok(Self(child))
-    }
-
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for BareServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// The project's bare hyper server (`bench bare-server PORT BODY`), killed on drop.
+fn spawn_bare(port: u16, body: &std::path::Path) -> anyhow::Result<Proc> {
+    let exe = std::env::current_exe()?;
+    let bench = if exe.file_stem().is_some_and(|s| s == "bench") {
+        exe
+    } else {
+        binary("bench")
+    };
+    let child = Command::new(bench)
+        .arg("bare-server")
+        .arg(port.to_string())
+        .arg(body)
+        .stdout(Stdio::null())
+        .spawn()?;
+    Ok(Proc::new(child, "bare-server"))
 }
 
 /// Section 5: exec to registered, serving and first answer, with 20 ms per upstream call.
