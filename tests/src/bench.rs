@@ -7,6 +7,7 @@
 pub mod fleet;
 pub mod lifecycle;
 pub mod load;
+pub mod memory;
 pub mod report;
 pub mod scenarios;
 pub mod wrk;

@@ -2,6 +2,7 @@
 
 use super::Options;
 use super::load::{self, Run, Target};
+use super::memory::{Resident, memory_kb};
 use super::report::{Report, Series};
 use crate::harness::lambda::{Extension, LambdaWatch, Scratch, eventually};
 use crate::harness::{Emulator, Proc, aws_env, binary, free_port, http, wait_serving};
@@ -42,19 +43,6 @@ fn triple(i: usize) -> (String, String, String) {
 fn query_body(i: usize) -> Bytes {
     let (t, a, m) = triple(i);
     Bytes::from(json!({"tags": {"tenant": t, "app": a, "model": m}, "match": "all"}).to_string())
-}
-
-/// Resident and peak memory of a process, in KiB.
-fn memory_kb(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
 pub(super) fn engine_env(emulator: &str, ttl: &str) -> Vec<(String, String)> {
@@ -125,6 +113,23 @@ fn sampler(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
     (stop, handle)
 }
 
+/// `BENCH_ONLY=memory`: the extension's idle memory at the main size and where it lives,
+/// without the load runs, for quick comparisons of builds.
+pub async fn idle_memory(opts: &Options, report: &mut Report, scratch: &Scratch) -> anyhow::Result<()> {
+    let emu = Emulator::start(None)?;
+    emu.seed(&seed(opts.profiles))?;
+    let ext = Extension::start_free(scratch, &engine_env(&emu.url, "3600"))?;
+    wait_ready(&ext, Duration::from_secs(60))?;
+    let (idle_rss, _) = memory_kb(ext.proc.pid()).unwrap_or_default();
+    let parts = Resident::of(ext.proc.pid(), "cache-extension").context("reading smaps")?;
+    let section = "6. memory and size";
+    let what = format!("RSS idle, {} profiles", opts.profiles);
+    let rss = idle_rss as f64 / 1024.0;
+    report.check(section, &what, rss, "MiB", "<= 10", rss <= 10.0);
+    parts.report(report, section, &what);
+    Ok(())
+}
+
 /// Section 1, 3 and 6: hits against a bare server, upstream calls, memory at the main size.
 pub async fn hits_and_upstream(
     opts: &Options,
@@ -136,6 +141,7 @@ pub async fn hits_and_upstream(
     let ext = Extension::start_free(scratch, &engine_env(&emu.url, "3600"))?;
     wait_ready(&ext, Duration::from_secs(60))?;
     let (idle_rss, _) = memory_kb(ext.proc.pid()).unwrap_or_default();
+    let idle_parts = Resident::of(ext.proc.pid(), "cache-extension").unwrap_or_default();
 
     let k = opts.profiles / 2;
     let hit = query_body(k);
@@ -316,6 +322,7 @@ pub async fn hits_and_upstream(
         "<= 10",
         mib(idle_rss) <= 10.0,
     );
+    idle_parts.report(report, section, &format!("RSS idle, {} profiles", opts.profiles));
     report.add(
         section,
         &format!("RSS peak under 64-connection load, {} profiles", opts.profiles),

@@ -52,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
     let mut failed = Vec::new();
     // BENCH_ONLY=hits runs the first section alone, for quick comparisons while tuning;
     // BENCH_ONLY=lifecycle the lifecycle section alone; BENCH_ONLY=fleet the fleet section;
-    // BENCH_ONLY=large the large-snapshot section (memory at 100,000 profiles, binary size).
+    // BENCH_ONLY=large the large-snapshot section (memory at 100,000 profiles, binary size);
+    // BENCH_ONLY=memory the idle memory at the main size and where it lives.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let only_hits = only == "hits";
     if only == "fleet" {
@@ -62,6 +63,11 @@ async fn main() -> anyhow::Result<()> {
     }
     if only == "large" {
         scenarios::large(&opts, &mut rep, &scratch).await?;
+        std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
+        return Ok(());
+    }
+    if only == "memory" {
+        scenarios::idle_memory(&opts, &mut rep, &scratch).await?;
         std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
         return Ok(());
     }
