@@ -26,6 +26,9 @@ use std::error::Error;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// The most a connection's read buffer holds: hyper's minimum.
+const READ_BUFFER_MAX: usize = 8 * 1024;
+
 /// A hyper client over TLS (or plain HTTP, for endpoint overrides such as the local emulator).
 pub type Https<B> = Client<HttpsConnector<TcpConnector>, B>;
 
@@ -51,8 +54,13 @@ where
         .wrap_connector(tcp);
     // With a timer, idle pooled connections are closed after hyper's 90 s, as the SDK's client
     // does; without one they would be kept until the server drops them.
+    // A connection's read buffer is capped at hyper's smallest, 8 KiB (its default grows to
+    // about 400 KiB for large bodies, and a pooled connection keeps it): the idle extension at
+    // 2,000 profiles is 1.2 MiB smaller, and a 40 KB page takes five reads. AWS response
+    // heads are far below 8 KiB, the limit this also puts on them (docs/performance.md).
     Ok(Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
+        .http1_max_buf_size(READ_BUFFER_MAX)
         .build(https))
 }
 
