@@ -56,7 +56,7 @@ where
     // does; without one they would be kept until the server drops them.
     // A connection's read buffer is capped at hyper's smallest, 8 KiB (its default grows to
     // about 400 KiB for large bodies, and a pooled connection keeps it): the idle extension at
-    // 2,000 profiles is 1.2 MiB smaller, and a 40 KB page takes five reads. AWS response
+    // 2,000 profiles is 1.2 MiB smaller, and a page of tens of KB takes a few reads. AWS response
     // heads are far below 8 KiB, the limit this also puts on them (docs/performance.md).
     Ok(Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
