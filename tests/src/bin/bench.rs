@@ -111,13 +111,16 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     rep.notes.extend(failed.iter().map(|f| format!("FAILED: {f}")));
-    std::fs::create_dir_all(&opts.out_dir)?;
     let md = rep.markdown();
-    std::fs::write(opts.out_dir.join("benchmarks.md"), &md)?;
-    std::fs::write(
-        opts.out_dir.join("benchmarks.json"),
-        serde_json::to_string_pretty(&rep)?,
-    )?;
+    // A partial run (BENCH_ONLY=hits) prints its table and leaves the full run's files alone.
+    if !only_hits {
+        std::fs::create_dir_all(&opts.out_dir)?;
+        std::fs::write(opts.out_dir.join("benchmarks.md"), &md)?;
+        std::fs::write(
+            opts.out_dir.join("benchmarks.json"),
+            serde_json::to_string_pretty(&rep)?,
+        )?;
+    }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(md.as_bytes())?;
     if failed.is_empty() {
