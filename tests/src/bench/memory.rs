@@ -73,8 +73,18 @@ impl Resident {
     /// Adds one row per part to `section`, each named after `what`.
     pub fn report(&self, report: &mut Report, section: &str, what: &str) {
         let mib = |kb: u64| kb as f64 / 1024.0;
-        report.add(section, &format!("{what}: the binary's pages from disk"), mib(self.binary_file), "MiB");
-        report.add(section, &format!("{what}: shared libraries' pages"), mib(self.libraries_file), "MiB");
+        report.add(
+            section,
+            &format!("{what}: the binary's pages from disk"),
+            mib(self.binary_file),
+            "MiB",
+        );
+        report.add(
+            section,
+            &format!("{what}: shared libraries' pages"),
+            mib(self.libraries_file),
+            "MiB",
+        );
         report.add(section, &format!("{what}: anonymous"), mib(self.anonymous), "MiB");
     }
 }
@@ -106,7 +116,11 @@ Anonymous:            16 kB
         let r = Resident::parse(SMAPS, "cache-extension");
         assert_eq!(
             r,
-            Resident { binary_file: 412, libraries_file: 1000, anonymous: 2064 },
+            Resident {
+                binary_file: 412,
+                libraries_file: 1000,
+                anonymous: 2064
+            },
             "{r:?}"
         );
     }
