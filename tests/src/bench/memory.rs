@@ -43,14 +43,13 @@ impl Resident {
         let flush = |out: &mut Self, path: &str, rss: u64, anon: u64| {
             let file = rss.saturating_sub(anon);
             out.anonymous += anon;
-            let is_binary = path.rsplit('/').next() == Some(binary) && path.starts_with('/');
-            if is_binary {
-                out.binary_file += file;
-            } else if path.starts_with('/') {
-                out.libraries_file += file;
-            } else {
+            if !path.starts_with('/') {
                 // Anonymous mappings ([heap], [stack], unnamed) report their pages as Rss.
                 out.anonymous += file;
+            } else if path.rsplit('/').next() == Some(binary) {
+                out.binary_file += file;
+            } else {
+                out.libraries_file += file;
             }
         };
         for line in smaps.lines() {
@@ -70,9 +69,12 @@ impl Resident {
         out
     }
 
-    /// Adds one row per part to `section`, each named after `what`.
-    pub fn report(&self, report: &mut Report, section: &str, what: &str) {
+    /// Adds the idle RSS (`rss_kb`, with issue #15's target) of a process holding `profiles`,
+    /// then one row per part.
+    pub fn report_idle(&self, report: &mut Report, section: &str, rss_kb: u64, profiles: usize) {
         let mib = |kb: u64| kb as f64 / 1024.0;
+        let what = format!("RSS idle, {profiles} profiles");
+        report.check(section, &what, mib(rss_kb), "MiB", "<= 10", mib(rss_kb) <= 10.0);
         report.add(
             section,
             &format!("{what}: the binary's pages from disk"),

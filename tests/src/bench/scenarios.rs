@@ -122,11 +122,7 @@ pub async fn idle_memory(opts: &Options, report: &mut Report, scratch: &Scratch)
     wait_ready(&ext, Duration::from_secs(60))?;
     let (idle_rss, _) = memory_kb(ext.proc.pid()).unwrap_or_default();
     let parts = Resident::of(ext.proc.pid(), "cache-extension").context("reading smaps")?;
-    let section = "6. memory and size";
-    let what = format!("RSS idle, {} profiles", opts.profiles);
-    let rss = idle_rss as f64 / 1024.0;
-    report.check(section, &what, rss, "MiB", "<= 10", rss <= 10.0);
-    parts.report(report, section, &what);
+    parts.report_idle(report, "6. memory and size", idle_rss, opts.profiles);
     Ok(())
 }
 
@@ -314,15 +310,7 @@ pub async fn hits_and_upstream(
 
     let section = "6. memory and size";
     let mib = |kb: u64| kb as f64 / 1024.0;
-    report.check(
-        section,
-        &format!("RSS idle, {} profiles", opts.profiles),
-        mib(idle_rss),
-        "MiB",
-        "<= 10",
-        mib(idle_rss) <= 10.0,
-    );
-    idle_parts.report(report, section, &format!("RSS idle, {} profiles", opts.profiles));
+    idle_parts.report_idle(report, section, idle_rss, opts.profiles);
     report.add(
         section,
         &format!("RSS peak under 64-connection load, {} profiles", opts.profiles),
