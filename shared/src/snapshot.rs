@@ -2,11 +2,11 @@
 //! Snapshots are immutable; the resolver swaps whole snapshots.
 
 use crate::index::{Index, Postings};
-use crate::profile::{Interner, Profile};
+use crate::profile::Profile;
 use crate::query::Query;
 use crate::source::{CatalogEntry, TaggedResource};
 use serde::Serialize;
-use std::collections::HashMap;
+use staged::Staged;
 
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,24 +61,10 @@ impl Snapshot {
     /// Returns the snapshot and the number of resources dropped.
     pub fn join(tagged: Vec<TaggedResource>, catalog: Option<Vec<CatalogEntry>>) -> (Self, usize) {
         let total = tagged.len();
-        let mut interner = Interner::default();
-        let mut catalog: Option<HashMap<String, CatalogEntry>> =
-            catalog.map(|c| c.into_iter().map(|e| (e.arn.clone(), e)).collect());
-        let profiles: Vec<Profile> = tagged
-            .into_iter()
-            .filter(|r| !r.tags.is_empty())
-            .filter_map(|r| {
-                let mut profile = Profile::from_arn(&r.arn, r.tags, false, &mut interner)?;
-                if let Some(catalog) = catalog.as_mut() {
-                    let entry = catalog.remove(&r.arn)?;
-                    profile.name = Some(entry.name.into_boxed_str());
-                    profile.status = entry.status.map(|s| interner.get(&s));
-                    profile.models = Some(entry.models.iter().map(|m| interner.get(m)).collect());
-                }
-                Some(profile)
-            })
-            .collect();
+        let staged = Staged::new(tagged, catalog);
+        let profiles = staged.profiles();
         let dropped = total - profiles.len();
+        drop(staged);
         (Self::new(Origin::TaggingApi, profiles), dropped)
     }
 
@@ -141,5 +127,6 @@ impl Snapshot {
     }
 }
 
+mod staged;
 #[cfg(test)]
 mod tests;
