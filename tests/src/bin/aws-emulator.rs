@@ -13,7 +13,7 @@ use std::sync::Arc;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter("warn")
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
         .init();
     let mut listen = String::from("127.0.0.1:0");
     let mut state = State::default();
