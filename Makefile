@@ -8,7 +8,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint test test-rust test-python test-ts doc demo demo-up bench clean
+.PHONY: all venv build lint test test-rust test-python test-ts doc demo demo-up bench link-order clean
 
 all: build
 
@@ -78,6 +78,11 @@ bench: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2
 	$(PY) scripts/bench_chart.py docs/benchmarks.json docs/benchmarks-latency.png
 	$(PY) scripts/bench_criterion.py target/criterion docs/benchmarks.md
+
+# The extension's link order (cache-extension/build.rs): regenerate after dependency or
+# toolchain updates, which rename the functions it lists. Needs valgrind (installed if missing).
+link-order: venv
+	scripts/link-order.sh
 
 clean:
 	$(CARGO) clean
