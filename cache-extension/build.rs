@@ -14,6 +14,9 @@ fn main() {
     println!("cargo:rerun-if-changed=link-order.txt");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     let var = |name: &str| env::var(name).unwrap_or_default();
+    // rustc's default linker on this target is rust-lld; a linker configured for the target
+    // (`RUSTC_LINKER`: cargo lambda's zig) or any linker flag in RUSTFLAGS (`-C linker=...`,
+    // `-C linker-features=...`, `-C link-arg=...`) may mean another linker, so no order then.
     let rust_lld = var("TARGET") == "x86_64-unknown-linux-gnu"
         && env::var_os("RUSTC_LINKER").is_none()
         && !var("CARGO_ENCODED_RUSTFLAGS").contains("link");
