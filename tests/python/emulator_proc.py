@@ -39,3 +39,4 @@ class Emulator:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
+        self.proc.stdout.close()

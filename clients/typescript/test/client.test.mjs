@@ -45,7 +45,9 @@ async function startExtension(emu, regions) {
     AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null", AWS_EC2_METADATA_DISABLED: "true",
     AWS_ENDPOINT_URL_BEDROCK: emu, AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API: emu,
     PROFILE_RESOLVER_PORT: String(port), PROFILE_RESOLVER_TOKEN: TOKEN, PROFILE_RESOLVER_REGIONS: regions,
-    PROFILE_RESOLVER_SSM_PREFIX: "", PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS: "500",
+    // The first upstream call of a debug binary on a fresh machine pages in the SDK's code from a
+    // cold disk: 500 ms timed it out in CI. The test is about the client, not that machine's disk.
+    PROFILE_RESOLVER_SSM_PREFIX: "", PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS: "10000",
   };
   const child = spawn(path.join(BIN, "cache-extension"), [], { env, stdio: "ignore" });
   children.push(child);
