@@ -113,12 +113,25 @@ class PythonClient(unittest.TestCase):
 
     def test_a_cold_region_with_its_upstream_down_is_upstream_unavailable_naming_the_operation(self):
         self.emu.admin("POST", "/faults", {"operation": "GetResources", "down": True, "regions": ["eu-west-1"]})
-        cold = Extension(self.emu.url, regions="eu-west-1")
+        cold = Extension(self.emu.url, regions="eu-west-1", PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS="500")
         try:
             with self.assertRaises(profile_resolver.UpstreamUnavailable) as e:
                 Client(cold.url, token=TOKEN, retries=1).resolve({"tenant": "acme"}, region="eu-west-1")
             self.assertEqual(e.exception.operation, "GetResources")
             self.assertEqual(e.exception.status, 503)
+        finally:
+            cold.stop()
+            self.emu.admin("DELETE", "/faults")
+
+    def test_the_default_timeout_outlasts_the_extensions_wait_for_a_cold_region(self):
+        # GetResources hangs past the extension's default upstream timeout (2 s): the cold
+        # request waits that long, then answers 503. The client's default must still be there.
+        self.emu.admin("POST", "/faults", {"operation": "GetResources", "latencyMs": 4000, "regions": ["eu-west-1"]})
+        cold = Extension(self.emu.url, regions="eu-west-1", PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS="2000")
+        try:
+            with self.assertRaises(profile_resolver.UpstreamUnavailable) as e:
+                Client(cold.url, token=TOKEN, retries=0).resolve({"tenant": "acme"}, region="eu-west-1")
+            self.assertEqual(e.exception.operation, "GetResources")
         finally:
             cold.stop()
             self.emu.admin("DELETE", "/faults")

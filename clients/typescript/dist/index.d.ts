@@ -98,7 +98,11 @@ export interface ClientOptions {
     url?: string;
     /** By default read from the environment, as the extension does. */
     token?: string;
-    /** Per request, in milliseconds (default 2000). */
+    /**
+     * Per request, in milliseconds (default 5000: more than the extension's wait for a cold
+     * region's first load, its upstream timeout of 2000 by default, so that wait ends in the
+     * extension's own UpstreamUnavailable rather than a timeout here).
+     */
     timeoutMs?: number;
     /** Retries of 429 and 503, with full jitter (default 2). */
     retries?: number;

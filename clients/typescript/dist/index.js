@@ -91,7 +91,7 @@ export class Client {
         const env = options.env ?? globalThis.process?.env ?? {};
         this.url = (options.url ?? `http://127.0.0.1:${env.PROFILE_RESOLVER_PORT || "9797"}`).replace(/\/+$/, "");
         this.token = options.token ?? tokenFrom(env);
-        this.timeoutMs = options.timeoutMs ?? 2000;
+        this.timeoutMs = options.timeoutMs ?? 5000;
         this.retries = Math.max(0, options.retries ?? 2);
         this.backoffMs = options.backoffMs ?? 50;
     }

@@ -128,7 +128,11 @@ export interface ClientOptions {
   url?: string;
   /** By default read from the environment, as the extension does. */
   token?: string;
-  /** Per request, in milliseconds (default 2000). */
+  /**
+   * Per request, in milliseconds (default 5000: more than the extension's wait for a cold
+   * region's first load, its upstream timeout of 2000 by default, so that wait ends in the
+   * extension's own UpstreamUnavailable rather than a timeout here).
+   */
   timeoutMs?: number;
   /** Retries of 429 and 503, with full jitter (default 2). */
   retries?: number;
@@ -152,7 +156,7 @@ export class Client {
     const env: Env = options.env ?? (globalThis as { process?: { env: Env } }).process?.env ?? {};
     this.url = (options.url ?? `http://127.0.0.1:${env.PROFILE_RESOLVER_PORT || "9797"}`).replace(/\/+$/, "");
     this.token = options.token ?? tokenFrom(env);
-    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.timeoutMs = options.timeoutMs ?? 5000;
     this.retries = Math.max(0, options.retries ?? 2);
     this.backoffMs = options.backoffMs ?? 50;
   }

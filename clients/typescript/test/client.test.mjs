@@ -38,7 +38,7 @@ async function startEmulator() {
   return line.replace("listening on ", "").trim();
 }
 
-async function startExtension(emu, regions) {
+async function startExtension(emu, regions, extra = {}) {
   const port = await freePort();
   const env = {
     PATH: process.env.PATH, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing",
@@ -47,7 +47,7 @@ async function startExtension(emu, regions) {
     PROFILE_RESOLVER_PORT: String(port), PROFILE_RESOLVER_TOKEN: TOKEN, PROFILE_RESOLVER_REGIONS: regions,
     // The first upstream call of a debug binary on a fresh machine pages in the SDK's code from a
     // cold disk: 500 ms timed it out in CI. The test is about the client, not that machine's disk.
-    PROFILE_RESOLVER_SSM_PREFIX: "", PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS: "10000",
+    PROFILE_RESOLVER_SSM_PREFIX: "", PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS: "10000", ...extra,
   };
   const child = spawn(path.join(BIN, "cache-extension"), [], { env, stdio: "ignore" });
   children.push(child);
@@ -143,7 +143,8 @@ test("every code of the contract has its own class", () => {
 
 test("a cold region with its upstream down is UpstreamUnavailable naming the operation, after bounded retries", async () => {
   await admin("POST", "/faults", { operation: "GetResources", down: true, regions: ["eu-west-1"] });
-  const cold = await startExtension(emulator, "eu-west-1");
+  // The SDK's retries of the 503s end within the extension's upstream timeout: 500 ms, not 10 s.
+  const cold = await startExtension(emulator, "eu-west-1", { PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS: "500" });
   try {
     const c = new Client({ url: cold.url, token: TOKEN, retries: 1 });
     await assert.rejects(c.resolve({ tenant: "acme" }, "eu-west-1"), (e) =>

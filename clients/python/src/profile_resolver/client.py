@@ -36,12 +36,15 @@ class Client:
 
     ``Client()`` reads ``PROFILE_RESOLVER_PORT`` (default 9797) and the token from the
     environment, as a Lambda function with the layer would. Each call times out after
-    ``timeout`` seconds; 429 and 503 are retried up to ``retries`` times with full jitter. The
+    ``timeout`` seconds, by default more than the extension's own wait for a cold region's first
+    load (its upstream timeout, 2 s by default), so that a cold region whose upstream is down
+    answers with its ``UpstreamUnavailable`` instead of timing out here; 429 and 503 are retried
+    up to ``retries`` times with full jitter. The
     connection is kept alive between calls; a client may be shared between threads.
     """
 
     def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *,
-                 timeout: float = 2.0, retries: int = 2, backoff: float = 0.05,
+                 timeout: float = 5.0, retries: int = 2, backoff: float = 0.05,
                  env: Optional[Mapping[str, str]] = None) -> None:
         env = os.environ if env is None else env
         if url is None:
