@@ -1,30 +1,127 @@
 //! Links the functions the extension runs (start-up, a snapshot build, requests) together at the
-//! start of its text, in release builds linked by rust-lld, rustc's default linker on
-//! `x86_64-unknown-linux-gnu`. The kernel maps code 64 KiB around each fault, so code that runs,
-//! spread over 6 MB of text, made nearly all of it resident: 5.9 MiB of the idle RSS, 2.9 MiB
-//! with the order (docs/performance.md, session 11). `link-order.txt` comes from
-//! `scripts/link-order.sh`; names it lists that the build no longer has are ignored, so a stale
-//! list costs memory, never correctness. Other linkers (zig for the Lambda layer, GNU ld) do not
-//! take the flag, and get no order.
+//! start of its text, in release builds for Linux. The kernel maps code 64 KiB around each
+//! fault, so code that runs, spread over 6 MB of text, made nearly all of it resident: 5.9 MiB of
+//! the idle RSS, 2.9 MiB with the order (docs/performance.md, sessions 11 and 12).
+//!
+//! `link-order.txt` (from `scripts/link-order.sh`) lists the functions by mangled name. rust-lld
+//! (rustc's default on `x86_64-unknown-linux-gnu`) takes it as `--symbol-ordering-file`. zig's
+//! lld, which `cargo lambda` uses for the layer, rejects that flag, so for zig this script turns
+//! the list into a linker script that gathers their sections (`.text.<name>`, one per function,
+//! or `.text.unlikely.<name>` for cold ones) into an output section `.text.hot` inserted before
+//! `.text`; everything else keeps the linker's default layout. In that script the names' hashes
+//! are also wildcards, because the layer's build (`--target`, and aarch64) hashes differently
+//! from the native one the list comes from. A name that matches nothing is ignored: a stale list
+//! costs memory, never correctness. Any other linker gets no order.
 
 use std::env;
-use std::path::Path;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The linkers that take an order, each its own way.
+enum Linker {
+    /// rustc's default on `x86_64-unknown-linux-gnu`: lld's `--symbol-ordering-file`, which
+    /// orders by symbol whatever the section; 0.3 MiB fewer resident pages than the script.
+    RustLld,
+    /// cargo-zigbuild's `zigcc` wrapper, which `cargo lambda` configures: zig rejects
+    /// `--symbol-ordering-file` but passes `-T` to its lld.
+    Zig,
+}
 
 fn main() {
     println!("cargo:rerun-if-changed=link-order.txt");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     let var = |name: &str| env::var(name).unwrap_or_default();
-    // rustc's default linker on this target is rust-lld; a linker configured for the target
-    // (`RUSTC_LINKER`: cargo lambda's zig) or any linker flag in RUSTFLAGS (`-C linker=...`,
-    // `-C linker-features=...`, `-C link-arg=...`) may mean another linker, so no order then.
-    let rust_lld = var("TARGET") == "x86_64-unknown-linux-gnu"
-        && env::var_os("RUSTC_LINKER").is_none()
-        && !var("CARGO_ENCODED_RUSTFLAGS").contains("link");
     let order = Path::new(&var("CARGO_MANIFEST_DIR")).join("link-order.txt");
-    if var("PROFILE") != "release" || !rust_lld || !order.is_file() {
+    let linux_gnu = var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu";
+    if var("PROFILE") != "release" || !linux_gnu || !order.is_file() {
         return;
     }
     let bin = "cargo:rustc-link-arg-bin=cache-extension";
-    println!("{bin}=-Wl,--symbol-ordering-file={}", order.display());
-    println!("{bin}=-Wl,--no-warn-symbol-ordering");
+    match linker(&var) {
+        Some(Linker::RustLld) => {
+            println!("{bin}=-Wl,--symbol-ordering-file={}", order.display());
+            println!("{bin}=-Wl,--no-warn-symbol-ordering");
+        }
+        Some(Linker::Zig) => {
+            let Ok(list) = fs::read_to_string(&order) else {
+                return;
+            };
+            let script = PathBuf::from(var("OUT_DIR")).join("link-order.ld");
+            match fs::write(&script, linker_script(&list)) {
+                Ok(()) => println!("{bin}=-Wl,-T,{}", script.display()),
+                Err(e) => println!("cargo:warning=no link order: cannot write {}: {e}", script.display()),
+            }
+        }
+        None => {}
+    }
+}
+
+/// rust-lld when nothing configures another linker (`RUSTC_LINKER`, or a linker flag in
+/// RUSTFLAGS such as `-C linker=...` or `-C link-arg=-fuse-ld=...`); zig by its wrapper's name.
+fn linker(var: &dyn Fn(&str) -> String) -> Option<Linker> {
+    let linker = var("RUSTC_LINKER");
+    let zig = Path::new(&linker)
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with("zigcc"));
+    if zig {
+        Some(Linker::Zig)
+    } else if linker.is_empty()
+        && var("TARGET") == "x86_64-unknown-linux-gnu"
+        && !var("CARGO_ENCODED_RUSTFLAGS").contains("link")
+    {
+        Some(Linker::RustLld)
+    } else {
+        None
+    }
+}
+
+/// One input section description per listed function, in the list's order: first each exact
+/// name, which this build has when the list is current, then each name with its hashes made
+/// wildcards, which also gathers generic instances that differ only in hash, so that they come
+/// after every exact match. Duplicates once.
+fn linker_script(list: &str) -> String {
+    let names: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("_ZN") || l.starts_with("_R"))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut script = String::from("SECTIONS {\n  .text.hot : {\n");
+    let exact = names.iter().map(|n| (*n).to_owned());
+    for pattern in exact.chain(names.iter().map(|n| pattern(n))) {
+        if seen.insert(pattern.clone()) {
+            // LLVM puts `#[cold]` functions in `.text.unlikely.<name>`: std's slow paths
+            // (a contended lock, a vector's growth) run, and would each pin 64 KiB elsewhere.
+            let _ = writeln!(script, "    *(.text.{pattern} .text.unlikely.{pattern})");
+        }
+    }
+    script.push_str("  }\n}\nINSERT BEFORE .text;\n");
+    script
+}
+
+/// A legacy name's `17h<16 hex digits>E` suffix, and a v0 name's crate disambiguators
+/// (`Cs<base-62>_`), become `*`.
+fn pattern(name: &str) -> String {
+    if let Some(body) = name.strip_prefix("_ZN") {
+        let hashed = body.len() > 20 && body.ends_with('E') && body[body.len() - 20..].starts_with("17h");
+        return if hashed {
+            format!("_ZN{}17h*", &body[..body.len() - 20])
+        } else {
+            name.to_owned()
+        };
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(at) = rest.find("Cs") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        let digits = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        if digits > 0 && rest.as_bytes().get(digits) == Some(&b'_') {
+            out.push('*');
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
