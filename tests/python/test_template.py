@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import unittest
 from pathlib import Path
@@ -212,6 +213,27 @@ class Template(unittest.TestCase):
             head = binary.read_bytes()[:20]
             self.assertEqual(head[:4], b"\x7fELF")
             self.assertEqual(head[18:20], machine, f"{binary} is built for {arch}")
+            # cargo lambda builds with panic=abort unless the profile says otherwise; unwinding
+            # code has landing pads, whose tables fill .gcc_except_table (6 KiB without them,
+            # about 250 KiB with them).
+            self.assertGreater(section_size(binary, ".gcc_except_table"), 64 * 1024,
+                               f"{binary} unwinds on panic")
+
+
+def section_size(path, name):
+    """The size of one section of a little-endian ELF64 file, 0 if it has none."""
+    data = path.read_bytes()
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    def header(i):
+        return struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+    strtab_offset = header(shstrndx)[4]
+    for i in range(shnum):
+        name_at, _, _, _, _, size = header(i)
+        start = strtab_offset + name_at
+        if data[start:data.index(b"\0", start)].decode() == name:
+            return size
+    return 0
 
 
 if __name__ == "__main__":
