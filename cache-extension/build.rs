@@ -110,11 +110,12 @@ fn linker_script(list: &str) -> String {
 /// (`Cs<base-62>_`), become `*`.
 fn pattern(name: &str) -> String {
     if let Some(body) = name.strip_prefix("_ZN") {
-        let hashed = body.len() > 20 && body.ends_with('E') && body[body.len() - 20..].starts_with("17h");
-        return if hashed {
-            format!("_ZN{}17h*", &body[..body.len() - 20])
-        } else {
-            name.to_owned()
+        let at = body.len().saturating_sub(20);
+        return match (body.get(..at), body.get(at..)) {
+            (Some(path), Some(hash)) if at > 0 && hash.starts_with("17h") && hash.ends_with('E') => {
+                format!("_ZN{path}17h*")
+            }
+            _ => name.to_owned(),
         };
     }
     let mut out = String::with_capacity(name.len());
