@@ -12,7 +12,10 @@
 //! The verdict: every call must land on a profile that carried the caller's tenant tag at the
 //! time of the call, except within the retag's window: from the retag until two reader TTLs (one
 //! fresh, one of stale-while-revalidate) after the change was published (S3 mode) or made
-//! (direct mode). Those are counted and reported, never silently accepted. The test, the benchmark and the demo all run this.
+//! (direct mode). Those are counted and reported, never silently accepted. After the window, an
+//! answer with the old profile must be the contract's stale-if-error: `cache: stale`, with an
+//! `ageSeconds` that dates its data before the retag (a refresh failed, here most likely under
+//! the throttled Tagging API); any other is an overdue answer, never expected. The test, the benchmark and the demo all run this.
 
 use crate::harness::fleet::{CountingProxy, Publisher, create_bucket};
 use crate::harness::freeze::FakeLambda;
@@ -28,6 +31,9 @@ const REGION: &str = "us-east-1";
 const TOKEN: &str = "sim-token";
 const MODEL: &str = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
 const BUCKET: &str = "fleet-sim";
+/// Between the extension's clock, which dates an answer's data, and this one's, which dates the
+/// answer: the time the answer took to arrive, on a loaded machine.
+const AGE_SLACK: f64 = 0.25;
 /// The tenants, each with a chat profile.
 pub const TENANTS: [&str; 5] = ["acme", "globex", "initech", "umbrella", "hooli"];
 const CLOUDTRAIL: &str = include_str!("../../snapshot-publisher/tests/fixtures/cloudtrail-bedrock-tag-resource.json");
@@ -83,7 +89,8 @@ pub struct Report {
     pub seconds: f64,
     /// `Converse` calls made.
     pub model_calls: u64,
-    /// Calls billed to a profile without the caller's tenant, outside the retag window.
+    /// Calls billed to a profile without the caller's tenant, outside the retag window. Each
+    /// must come from a `stale_if_error` answer.
     pub misbilled: u64,
     /// Calls billed to the tenant's old profile inside the retag window.
     pub misbilled_in_window: u64,
@@ -105,6 +112,15 @@ pub struct Report {
     pub retag_seen_after: Vec<f64>,
     /// Spend per tenant tag at call time: calls, input tokens, output tokens.
     pub spend: BTreeMap<String, (u64, u64, u64)>,
+    /// Answers with the old profile after the window that were not stale-if-error: `cache`
+    /// other than `stale`, or an `ageSeconds` younger than the retag (never expected).
+    pub overdue_answers: u64,
+    /// Answers with the old profile after the window, flagged `cache: stale` with data from
+    /// before the retag: a refresh failed and the contract's stale-if-error served (rule 3).
+    pub stale_if_error: u64,
+    /// Each answer with the moved tenant's old profile after the retag: seconds after it, the
+    /// answer's `cache` and `ageSeconds`. Tells a stale-if-error answer from an overdue one.
+    pub old_profile_answers: Vec<(f64, String, f64)>,
 }
 
 struct Sandbox {
@@ -284,6 +300,9 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
     let mut retag: Option<(f64, Option<f64>)> = None; // (retagged at, published at)
     let mut seen_retag: Vec<Option<f64>> = vec![None; plan.sandboxes];
     let mut errors: Vec<f64> = Vec::new();
+    let mut tagged_at = f64::INFINITY;
+    // (when, whether it was stale-if-error): `cache: stale` with data from before the retag.
+    let mut old_answers: Vec<(f64, bool)> = Vec::new();
     // One TTL fresh and one of stale-while-revalidate (jitter included), and two rounds.
     let ttl_window = plan.ttl_seconds as f64 * 2.2 + plan.round_gap.as_secs_f64() * 2.0;
     for round in 0..plan.rounds {
@@ -307,6 +326,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
             let at = epoch(SystemTime::now());
             tag(&emu, "sparechat001", moved)?;
             tag(&emu, "tenantchat00", &archive)?;
+            tagged_at = epoch(SystemTime::now());
             let published = publish(
                 &publisher,
                 json!({"Records": [{"messageId": "retag", "eventSource": "aws:sqs", "body": CLOUDTRAIL}]}),
@@ -335,6 +355,13 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
                         if tenant == moved && a == arn("sparechat001") && seen_retag[i].is_none() {
                             seen_retag[i] = retag.map(|(at, _)| now - at);
                         }
+                        if let Some((at, _)) = retag.filter(|_| tenant == moved && a == arn("tenantchat00")) {
+                            let answer = r.json();
+                            let cache = answer["cache"].as_str().unwrap_or("").to_owned();
+                            let age = answer["ageSeconds"].as_f64().unwrap_or(f64::NAN);
+                            old_answers.push((now, cache == "stale" && now - age <= tagged_at + AGE_SLACK));
+                            report.old_profile_answers.push((now - at, cache, age));
+                        }
                     }
                     _ => errors.push(now),
                 }
@@ -355,6 +382,9 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
         })
     };
     report.errors = errors.iter().filter(|t| !in_window(**t)).count() as u64;
+    let late = old_answers.iter().filter(|(t, _)| !in_window(*t));
+    report.stale_if_error = late.clone().filter(|(_, honest)| *honest).count() as u64;
+    report.overdue_answers = late.filter(|(_, honest)| !honest).count() as u64;
     report.errors_in_window = errors.len() as u64 - report.errors;
     let usage = http::get(&emu.url, "/_emulator/usage")?.json();
     for call in usage["calls"].as_array().into_iter().flatten() {
