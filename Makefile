@@ -8,7 +8,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint test test-rust test-python test-ts doc demo demo-up bench link-order clean
+.PHONY: all venv build lint test test-rust test-python test-ts doc demo demo-up bench link-order link-order-layer clean
 
 all: build
 
@@ -83,6 +83,11 @@ bench: venv
 # toolchain updates, which rename the functions it lists. Needs valgrind (installed if missing).
 link-order: venv
 	scripts/link-order.sh
+
+# The x86_64 Lambda layer's own list (cache-extension/link-order.x86_64-lambda.txt), from the
+# layer as `cargo lambda` builds it; regenerate it with the other.
+link-order-layer: venv
+	scripts/link-order.sh --layer
 
 clean:
 	$(CARGO) clean

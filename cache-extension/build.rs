@@ -1,7 +1,7 @@
 //! Links the functions the extension runs (start-up, a snapshot build, requests) together at the
 //! start of its text, in release builds for Linux. The kernel maps code 64 KiB around each
 //! fault, so code that runs, spread over 6 MB of text, made nearly all of it resident: 5.9 MiB of
-//! the idle RSS, 2.9 MiB with the order (docs/performance.md, sessions 11 and 12).
+//! the idle RSS, 2.9 MiB with the order (docs/performance.md, sessions 11–13).
 //!
 //! `link-order.txt` (from `scripts/link-order.sh`) lists the functions by mangled name. rust-lld
 //! (rustc's default on `x86_64-unknown-linux-gnu`) takes it as `--symbol-ordering-file`. zig's
@@ -12,6 +12,13 @@
 //! are also wildcards, because the layer's build (`--target`, and aarch64) hashes differently
 //! from the native one the list comes from. A name that matches nothing is ignored: a stale list
 //! costs memory, never correctness. Any other linker gets no order.
+//!
+//! Patterns alone do not fit the layer: they match every instance of a generic function, hot or
+//! not. So the layer's own build has its own list, `link-order.<arch>-lambda.txt`, taken from it
+//! (`scripts/link-order.sh --layer`): its exact names come first in the script, then the native
+//! list's, then both as patterns. `PROFILE_RESOLVER_LINK_MAP=1` makes the linker print its map
+//! (as rustc's `linker_messages` warning), which that script needs to name the stripped layer's
+//! code; it changes no symbol name, so the list fits the layer as shipped.
 
 use std::env;
 use std::fmt::Write as _;
@@ -32,8 +39,18 @@ fn main() {
     println!("cargo:rerun-if-changed=link-order.txt");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     println!("cargo:rerun-if-env-changed=PROFILE_RESOLVER_LINK_ORDER");
+    println!("cargo:rerun-if-env-changed=PROFILE_RESOLVER_LINK_MAP");
+    println!("cargo:rustc-check-cfg=cfg(print_link_map)");
     let var = |name: &str| env::var(name).unwrap_or_default();
-    let order = Path::new(&var("CARGO_MANIFEST_DIR")).join("link-order.txt");
+    let dir = PathBuf::from(var("CARGO_MANIFEST_DIR"));
+    let order = dir.join("link-order.txt");
+    let own = dir.join(format!("link-order.{}-lambda.txt", var("CARGO_CFG_TARGET_ARCH")));
+    println!("cargo:rerun-if-changed={}", own.display());
+    let bin = "cargo:rustc-link-arg-bin=cache-extension";
+    if var("PROFILE_RESOLVER_LINK_MAP") == "1" {
+        println!("{bin}=-Wl,--print-map");
+        println!("cargo:rustc-cfg=print_link_map");
+    }
     let linux_gnu = var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu";
     // `PROFILE_RESOLVER_LINK_ORDER=off` links without it, for a build to profile: valgrind
     // reads the symbols of one executable section only, so callgrind over a build with
@@ -43,16 +60,17 @@ fn main() {
     if var("PROFILE") != "release" || !linux_gnu || !order.is_file() || off {
         return;
     }
-    let bin = "cargo:rustc-link-arg-bin=cache-extension";
     match linker(&var) {
         Some(Linker::RustLld) => {
             println!("{bin}=-Wl,--symbol-ordering-file={}", order.display());
             println!("{bin}=-Wl,--no-warn-symbol-ordering");
         }
         Some(Linker::Zig) => {
-            let Ok(list) = fs::read_to_string(&order) else {
+            let Ok(native) = fs::read_to_string(&order) else {
                 return;
             };
+            // The layer's own list, when there is one for this architecture, leads.
+            let list = fs::read_to_string(&own).unwrap_or_default() + &native;
             let script = PathBuf::from(var("OUT_DIR")).join("link-order.ld");
             match fs::write(&script, linker_script(&list)) {
                 Ok(()) => println!("{bin}=-Wl,-T,{}", script.display()),
@@ -85,13 +103,10 @@ fn linker(var: &dyn Fn(&str) -> String) -> Option<Linker> {
 /// One input section description per listed function, in the list's order: first each exact
 /// name, which this build has when the list is current, then each name with its hashes made
 /// wildcards, which also gathers generic instances that differ only in hash, so that they come
-/// after every exact match. Duplicates once.
+/// after every exact match. Duplicates once. Lines that are not a symbol name (callgrind's
+/// addresses of code it could not name) are skipped; C names (mimalloc's, ring's) are kept.
 fn linker_script(list: &str) -> String {
-    let names: Vec<&str> = list
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("_ZN") || l.starts_with("_R"))
-        .collect();
+    let names: Vec<&str> = list.lines().map(str::trim).filter(|l| is_symbol(l)).collect();
     let mut seen = std::collections::HashSet::new();
     let mut script = String::from("SECTIONS {\n  .text.hot : {\n");
     let exact = names.iter().map(|n| (*n).to_owned());
@@ -106,8 +121,15 @@ fn linker_script(list: &str) -> String {
     script
 }
 
+/// A name a linker script can hold as it is: an identifier or a legacy Rust name (`$`, `.`).
+fn is_symbol(line: &str) -> bool {
+    let mut bytes = line.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b"_$.".contains(&b))
+}
+
 /// A legacy name's `17h<16 hex digits>E` suffix, and a v0 name's crate disambiguators
-/// (`Cs<base-62>_`), become `*`.
+/// (`Cs<base-62>_`), become `*`; any other name stays as it is.
 fn pattern(name: &str) -> String {
     if let Some(body) = name.strip_prefix("_ZN") {
         let at = body.len().saturating_sub(20);
@@ -117,6 +139,9 @@ fn pattern(name: &str) -> String {
             }
             _ => name.to_owned(),
         };
+    }
+    if !name.starts_with("_R") {
+        return name.to_owned();
     }
     let mut out = String::with_capacity(name.len());
     let mut rest = name;

@@ -1,4 +1,6 @@
 //! `cache-extension`: wiring only. See the crate docs for the lifecycle and the environment.
+// `PROFILE_RESOLVER_LINK_MAP=1` (build.rs): show the linker's map, for `scripts/link-order.sh`.
+#![cfg_attr(print_link_map, warn(linker_messages))]
 
 use cache_extension::config::Config;
 use cache_extension::lifecycle::RUNTIME_API;
