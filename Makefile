@@ -70,6 +70,8 @@ bench: venv
 	@echo "   and the extension on its own, as the layer is built: a workspace build unifies the other"
 	@echo "   binaries' dependency features into it (tracing's log, serde's rc), 0.3 MB of code it does not ship"
 	$(CARGO) build --release -p cache-extension
+	@echo "   and the x86_64 Lambda layer, as SAM builds it (cargo lambda, zig), for its idle memory"
+	cargo lambda build --release --extension --bin cache-extension --x86-64
 	@echo "== [2/4] Engine micro-benchmarks (criterion)"
 	$(CARGO) bench -p profile-resolver-shared --bench engine -- --noplot
 	@echo "== [3/4] Scenarios against real processes (progress on stderr)"

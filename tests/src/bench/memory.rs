@@ -70,10 +70,11 @@ impl Resident {
     }
 
     /// Adds the idle RSS (`rss_kb`, with issue #15's target) of a process holding `profiles`,
-    /// then one row per part.
-    pub fn report_idle(&self, report: &mut Report, section: &str, rss_kb: u64, profiles: usize) {
+    /// then one row per part; `build` names a build other than the native one (`", the
+    /// Lambda layer"`), or is empty.
+    pub fn report_idle(&self, report: &mut Report, section: &str, rss_kb: u64, profiles: usize, build: &str) {
         let mib = |kb: u64| kb as f64 / 1024.0;
-        let what = format!("RSS idle, {profiles} profiles");
+        let what = format!("RSS idle, {profiles} profiles{build}");
         report.check(section, &what, mib(rss_kb), "MiB", "<= 10", mib(rss_kb) <= 10.0);
         report.add(
             section,

@@ -116,13 +116,43 @@ fn sampler(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
 /// `BENCH_ONLY=memory`: the extension's idle memory at the main size and where it lives,
 /// without the load runs, for quick comparisons of builds.
 pub async fn idle_memory(opts: &Options, report: &mut Report, scratch: &Scratch) -> anyhow::Result<()> {
+    idle_memory_of(opts, report, scratch, &binary("cache-extension"), "")
+}
+
+/// Where `cargo lambda build --extension` leaves the layer's binary (`make bench` builds it for
+/// x86_64, the only architecture this machine runs).
+pub fn layer_binary() -> std::path::PathBuf {
+    crate::harness::workspace_root().join("target/lambda/extensions/cache-extension")
+}
+
+/// Section 6: the idle memory of the Lambda layer's build, which `cargo lambda` links with zig
+/// and its own link order (cache-extension/build.rs); skipped, with a note, when it is not built.
+pub async fn layer_idle_memory(opts: &Options, report: &mut Report, scratch: &Scratch) -> anyhow::Result<()> {
+    let layer = layer_binary();
+    if !layer.is_file() {
+        report.notes.push(format!(
+            "the Lambda layer's idle memory was not measured: no {}",
+            layer.display()
+        ));
+        return Ok(());
+    }
+    idle_memory_of(opts, report, scratch, &layer, ", the Lambda layer")
+}
+
+fn idle_memory_of(
+    opts: &Options,
+    report: &mut Report,
+    scratch: &Scratch,
+    binary: &std::path::Path,
+    build: &str,
+) -> anyhow::Result<()> {
     let emu = Emulator::start(None)?;
     emu.seed(&seed(opts.profiles))?;
-    let ext = Extension::start_free(scratch, &engine_env(&emu.url, "3600"))?;
+    let ext = Extension::start_free_binary(scratch, &engine_env(&emu.url, "3600"), binary)?;
     wait_ready(&ext, Duration::from_secs(60))?;
     let (idle_rss, _) = memory_kb(ext.proc.pid()).unwrap_or_default();
     let parts = Resident::of(ext.proc.pid(), "cache-extension").context("reading smaps")?;
-    parts.report_idle(report, "6. memory and size", idle_rss, opts.profiles);
+    parts.report_idle(report, "6. memory and size", idle_rss, opts.profiles, build);
     Ok(())
 }
 
@@ -310,7 +340,7 @@ pub async fn hits_and_upstream(
 
     let section = "6. memory and size";
     let mib = |kb: u64| kb as f64 / 1024.0;
-    idle_parts.report_idle(report, section, idle_rss, opts.profiles);
+    idle_parts.report_idle(report, section, idle_rss, opts.profiles, "");
     report.add(
         section,
         &format!("RSS peak under 64-connection load, {} profiles", opts.profiles),

@@ -53,7 +53,8 @@ async fn main() -> anyhow::Result<()> {
     // BENCH_ONLY=hits runs the first section alone, for quick comparisons while tuning;
     // BENCH_ONLY=lifecycle the lifecycle section alone; BENCH_ONLY=fleet the fleet section;
     // BENCH_ONLY=large the large-snapshot section (memory at 100,000 profiles, binary size);
-    // BENCH_ONLY=memory the idle memory at the main size and where it lives.
+    // BENCH_ONLY=memory the idle memory at the main size and where it lives, natively and, when
+    // it is built, for the Lambda layer (target/lambda).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let only_hits = only == "hits";
     if only == "fleet" {
@@ -68,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if only == "memory" {
         scenarios::idle_memory(&opts, &mut rep, &scratch).await?;
+        scenarios::layer_idle_memory(&opts, &mut rep, &scratch).await?;
         std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
         return Ok(());
     }
@@ -96,6 +98,13 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Err(e) => failed.push(format!("cache hits and upstream calls: {e:#}")),
+    }
+    // A smoke run (debug binaries) has no layer to compare with.
+    if !only_hits && !opts.smoke {
+        eprintln!("== bench: the Lambda layer's idle memory");
+        if let Err(e) = scenarios::layer_idle_memory(&opts, &mut rep, &scratch).await {
+            failed.push(format!("the layer's idle memory: {e:#}"));
+        }
     }
     if only_hits {
     } else if let Err(e) = {

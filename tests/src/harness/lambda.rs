@@ -6,7 +6,7 @@ use super::{Proc, free_port, http, venv_tool, wait_serving, workspace_root};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -197,9 +197,17 @@ impl Extension {
     /// # Errors
     /// When it exits, or does not come up within 10 s.
     pub fn start_free(scratch: &Scratch, env: &[(String, String)]) -> anyhow::Result<Self> {
+        Self::start_free_binary(scratch, env, &super::binary("cache-extension"))
+    }
+
+    /// [`Self::start_free`] with another build of the extension (the Lambda layer's).
+    ///
+    /// # Errors
+    /// As [`Self::start_free`].
+    pub fn start_free_binary(scratch: &Scratch, env: &[(String, String)], binary: &Path) -> anyhow::Result<Self> {
         let mut last = anyhow::anyhow!("not tried");
         for _ in 0..3 {
-            match Self::start(scratch, env, free_port()?) {
+            match Self::start_binary(scratch, env, free_port()?, binary) {
                 Ok(ext) => return Ok(ext),
                 Err(e) if format!("{e:#}").contains("cannot bind") => last = e,
                 Err(e) => return Err(e),
@@ -215,9 +223,13 @@ impl Extension {
     /// # Errors
     /// When it exits (its log is in the error), or does not come up within 10 s.
     pub fn start(scratch: &Scratch, env: &[(String, String)], port: u16) -> anyhow::Result<Self> {
+        Self::start_binary(scratch, env, port, &super::binary("cache-extension"))
+    }
+
+    fn start_binary(scratch: &Scratch, env: &[(String, String)], port: u16, binary: &Path) -> anyhow::Result<Self> {
         let log = scratch.path(&format!("extension-{port}.log"));
         let out = fs::File::create(&log)?;
-        let child = Command::new(super::binary("cache-extension"))
+        let child = Command::new(binary)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("PROFILE_RESOLVER_PORT", port.to_string())
