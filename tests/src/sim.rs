@@ -15,7 +15,8 @@
 //! (direct mode). Those are counted and reported, never silently accepted. After the window, an
 //! answer with the old profile must be the contract's stale-if-error: `cache: stale`, with an
 //! `ageSeconds` that dates its data before the retag (a refresh failed, here most likely under
-//! the throttled Tagging API); any other is an overdue answer, never expected. The test, the benchmark and the demo all run this.
+//! the throttled Tagging API); any other is an overdue answer, never expected. The test, the
+//! benchmark and the demo all run this.
 
 use crate::harness::fleet::{CountingProxy, Publisher, create_bucket};
 use crate::harness::freeze::FakeLambda;
@@ -301,8 +302,6 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
     let mut seen_retag: Vec<Option<f64>> = vec![None; plan.sandboxes];
     let mut errors: Vec<f64> = Vec::new();
     let mut tagged_at = f64::INFINITY;
-    // (when, whether it was stale-if-error): `cache: stale` with data from before the retag.
-    let mut old_answers: Vec<(f64, bool)> = Vec::new();
     // One TTL fresh and one of stale-while-revalidate (jitter included), and two rounds.
     let ttl_window = plan.ttl_seconds as f64 * 2.2 + plan.round_gap.as_secs_f64() * 2.0;
     for round in 0..plan.rounds {
@@ -359,7 +358,6 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
                             let answer = r.json();
                             let cache = answer["cache"].as_str().unwrap_or("").to_owned();
                             let age = answer["ageSeconds"].as_f64().unwrap_or(f64::NAN);
-                            old_answers.push((now, cache == "stale" && now - age <= tagged_at + AGE_SLACK));
                             report.old_profile_answers.push((now - at, cache, age));
                         }
                     }
@@ -382,9 +380,17 @@ pub fn run(plan: &Plan) -> anyhow::Result<Report> {
         })
     };
     report.errors = errors.iter().filter(|t| !in_window(**t)).count() as u64;
-    let late = old_answers.iter().filter(|(t, _)| !in_window(*t));
-    report.stale_if_error = late.clone().filter(|(_, honest)| *honest).count() as u64;
-    report.overdue_answers = late.filter(|(_, honest)| !honest).count() as u64;
+    // After the window, an old-profile answer must be stale-if-error: `cache: stale` with data
+    // from before the retag.
+    let retag_at = retag.map_or(0.0, |(at, _)| at);
+    let late = report
+        .old_profile_answers
+        .iter()
+        .filter(|(after, _, _)| !in_window(retag_at + after));
+    let stale_if_error =
+        |(after, cache, age): &&(f64, String, f64)| cache == "stale" && retag_at + after - age <= tagged_at + AGE_SLACK;
+    report.stale_if_error = late.clone().filter(stale_if_error).count() as u64;
+    report.overdue_answers = late.count() as u64 - report.stale_if_error;
     report.errors_in_window = errors.len() as u64 - report.errors;
     let usage = http::get(&emu.url, "/_emulator/usage")?.json();
     for call in usage["calls"].as_array().into_iter().flatten() {
