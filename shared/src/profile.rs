@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
-use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 /// The resource type of an application inference profile in ARNs and in the Tagging API.
@@ -114,8 +113,13 @@ impl Serialize for Profile {
 }
 
 /// Shares repeated strings (tag keys and values, model ARNs, statuses) within a snapshot.
+///
+/// Hashed with foldhash, as the index is: every tag of every profile passes through here on
+/// each build and each published snapshot read, and SipHash was a tenth of a read's time
+/// (docs/performance.md). The strings are the account's own tags; foldhash's per-process seed
+/// still keeps their hashes unpredictable.
 #[derive(Debug, Default)]
-pub struct Interner(HashSet<Arc<str>>);
+pub struct Interner(foldhash::HashSet<Arc<str>>);
 
 impl Interner {
     /// The shared copy of `s`.

@@ -16,9 +16,12 @@
 //! not an application inference profile of that region and account. One bad record refuses
 //! the whole object: a snapshot is never served in part.
 
+mod borrowed;
+
 use super::SCHEMA_VERSION;
 use crate::profile::{Interner, Profile, ProfileArn};
 use crate::snapshot::{Origin, Snapshot};
+use borrowed::{Pairs, Text};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -55,18 +58,20 @@ struct DocumentIn<'a> {
     profiles: &'a RawValue,
 }
 
+/// A profile record, as read: its strings borrowed from the document where they can be
+/// (`borrowed`).
 #[derive(Debug, Deserialize)]
 struct ProfileIn<'a> {
     #[serde(borrow)]
-    arn: Cow<'a, str>,
+    arn: Text<'a>,
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    status: Option<Cow<'a, str>>,
+    status: Option<Text<'a>>,
     #[serde(borrow, default)]
-    models: Option<Vec<Cow<'a, str>>>,
+    models: Option<Vec<Text<'a>>>,
     #[serde(borrow)]
-    tags: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    tags: Pairs<'a>,
 }
 
 #[derive(Serialize)]
@@ -219,24 +224,23 @@ pub fn decode(bytes: &[u8], region: &str) -> Result<Decoded, Refused> {
     let mut interner = Interner::default();
     let mut profiles = Vec::with_capacity(records.len());
     for (i, r) in records.into_iter().enumerate() {
-        let parts = ProfileArn::parse(&r.arn).ok_or_else(|| {
+        let arn: &str = &r.arn.0;
+        let parts = ProfileArn::parse(arn).ok_or_else(|| {
             refused(format!(
-                "profile {i}: {} is not an application inference profile ARN",
-                r.arn
+                "profile {i}: {arn} is not an application inference profile ARN"
             ))
         })?;
         if parts.region != region || doc.account.as_deref().is_some_and(|a| a != parts.account_id) {
             return Err(refused(format!(
-                "profile {i}: {} is not in region {region} of the document's account",
-                r.arn
+                "profile {i}: {arn} is not in region {region} of the document's account"
             )));
         }
-        let Some(mut profile) = Profile::from_arn(&r.arn, r.tags.iter(), false, &mut interner) else {
+        let Some(mut profile) = Profile::from_arn(arn, r.tags.iter(), false, &mut interner) else {
             return Err(refused(format!("profile {i}: bad ARN")));
         };
-        profile.name = r.name.map(|n| n.into_owned().into_boxed_str());
-        profile.status = r.status.map(|s| interner.get(&s));
-        profile.models = r.models.map(|m| m.iter().map(|m| interner.get(m)).collect());
+        profile.name = r.name.map(|n| Box::from(&*n.0));
+        profile.status = r.status.map(|s| interner.get(&s.0));
+        profile.models = r.models.map(|m| m.iter().map(|m| interner.get(&m.0)).collect());
         profiles.push(profile);
     }
     Ok(Decoded {

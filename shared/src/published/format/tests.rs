@@ -141,3 +141,21 @@ fn a_heartbeat_reads_back_and_refuses_another_region() {
     assert!(Beat::decode(&beat.encode(), "eu-west-1").is_err());
     assert!(Beat::decode(b"{\"schemaVersion\":1", REGION).is_err());
 }
+
+#[test]
+fn a_tag_given_twice_keeps_its_last_value_and_escaped_strings_are_decoded() {
+    let profiles = format!(
+        r#"[{{"arn":"{}","status":"ACT\u0049VE","tags":{{"tenant":"acme","app":"caf\u00e9","tenant":"globex"}}}}]"#,
+        arn("a1")
+    );
+    let body = format!(
+        r#"{{"schemaVersion":1,"region":"{REGION}","listingStartedAt":"{}","contentHash":"{}","profileCount":1,"profiles":{profiles}}}"#,
+        format_time(started()),
+        hash(profiles.as_bytes())
+    );
+    let decoded = decode(body.as_bytes(), REGION).unwrap();
+    let p = &decoded.snapshot.profiles()[0];
+    let tags: Vec<(&str, &str)> = p.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    assert_eq!(tags, [("app", "café"), ("tenant", "globex")]);
+    assert_eq!(p.status.as_deref(), Some("ACTIVE"));
+}
