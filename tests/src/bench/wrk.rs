@@ -58,6 +58,18 @@ pub fn run(
     parse(&text)
 }
 
+/// The lowest and highest of each round's own ratio `f(ext) / f(bare)`, rounds paired in the
+/// order they ran; `None` without a round.
+pub fn round_ratios(ext: &[WrkRun], bare: &[WrkRun], f: fn(&WrkRun) -> f64) -> Option<(f64, f64)> {
+    ext.iter()
+        .zip(bare)
+        .map(|(e, b)| f(e) / f(b))
+        .fold(None, |range, r| match range {
+            None => Some((r, r)),
+            Some((low, high)) => Some((r.min(low), r.max(high))),
+        })
+}
+
 /// Reads wrk's `--latency` report.
 ///
 /// # Errors
@@ -201,6 +213,17 @@ pub async fn section(opts: &Options, report: &mut Report, pair: &Pair<'_>) -> an
             &format!("<= {p50_target}"),
             p50 <= p50_target,
         );
+        // The verdict is the ratio of medians, as the peers report it; each round's own ratio
+        // shows how much of a miss or a pass the host's noise could hold.
+        for (what, f) in [
+            ("throughput", (|r| r.throughput) as fn(&WrkRun) -> f64),
+            ("p50", |r| r.p50_us),
+        ] {
+            if let Some((low, high)) = round_ratios(&we, &wb, f) {
+                report.add(section, &format!("wrk {what} ratio {at}, lowest round"), low, "x");
+                report.add(section, &format!("wrk {what} ratio {at}, highest round"), high, "x");
+            }
+        }
         if conns == 1 {
             let p99 = wrk_ratio(|r| r.p99_us);
             report.check(section, &format!("wrk p99 ratio {at}"), p99, "x", "<= 1.2", p99 <= 1.2);
@@ -247,6 +270,20 @@ Transfer/sec:     31.25MB
                 p99_us: 2310.0
             }
         );
+    }
+
+    #[test]
+    fn each_rounds_ratio_pairs_the_rounds_in_the_order_they_ran() {
+        let run = |throughput, p50_us| WrkRun {
+            throughput,
+            p50_us,
+            p99_us: 1.0,
+        };
+        let bare = [run(100.0, 200.0), run(120.0, 300.0), run(80.0, 250.0)];
+        let ext = [run(90.0, 300.0), run(120.0, 240.0), run(100.0, 250.0)];
+        assert_eq!(round_ratios(&ext, &bare, |r| r.throughput), Some((0.9, 1.25)));
+        assert_eq!(round_ratios(&ext, &bare, |r| r.p50_us), Some((0.8, 1.5)));
+        assert_eq!(round_ratios(&[], &bare, |r| r.p50_us), None);
     }
 
     #[test]
