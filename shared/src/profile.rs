@@ -115,7 +115,7 @@ impl Serialize for Profile {
 /// Shares repeated strings (tag keys and values, model ARNs, statuses) within a snapshot.
 ///
 /// Hashed with foldhash, as the index is: every tag of every profile passes through here on
-/// each build and each published snapshot read, and SipHash was a tenth of a read's time
+/// each build and each published snapshot read, and SipHash was about 6 % of a read's time
 /// (docs/performance.md). The strings are the account's own tags; foldhash's per-process seed
 /// still keeps their hashes unpredictable.
 #[derive(Debug, Default)]

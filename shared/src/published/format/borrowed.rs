@@ -44,7 +44,7 @@ impl<'de> Visitor<'de> for TextVisitor {
 
 /// A JSON object of strings, as its pairs in the document's order. A key given twice stays
 /// twice; [`crate::profile::Profile::from_arn`] keeps the last, as a map would have.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Pairs<'a>(pub(super) Vec<(Text<'a>, Text<'a>)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
@@ -63,7 +63,7 @@ impl<'de> Visitor<'de> for PairsVisitor {
     }
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-        // Bounded by the document: each pair is at least `"":""` in it.
+        // A format's size hint is capped, so that no input reserves much; serde_json gives none.
         let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4).min(64));
         while let Some(pair) = map.next_entry::<Text<'de>, Text<'de>>()? {
             pairs.push(pair);
