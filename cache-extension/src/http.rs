@@ -18,7 +18,7 @@ use serde_json::json;
 use shared::query;
 use shared::query::reverse::ProfileKey;
 use shared::resolver::RawQuery;
-use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
+use shared::{ApiError, ErrorCode, Resolver};
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -325,8 +325,8 @@ async fn profile(State(s): State<AppState>, req: Request) -> Result<Response, Pr
 
 async fn resolve_batch(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {
     let queries = query::parse_batch(&body)?;
-    let results = s.resolver.resolve_batch(queries).await;
-    Ok(json_response(200, BatchAnswer(results).to_json()))
+    let answer = s.resolver.resolve_batch(queries).await?;
+    Ok(json_response(200, answer.to_json()))
 }
 
 async fn refresh(State(s): State<AppState>, Limited(body): Limited) -> Result<Response, Problem> {

@@ -8,11 +8,15 @@ use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde_json::{Value, json};
-use shared::answer::BatchItem;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use shared::answer::{BatchItem, MAX_ANSWER_BYTES, too_many_results};
 use shared::query::reverse::ProfileKey;
 use shared::query::{MAX_BATCH, MAX_BODY, MAX_KEYS, Query};
-use shared::{ApiError, BatchAnswer, ErrorCode, Resolver};
+use shared::source::Operation;
+use shared::{ApiError, ErrorCode, Resolver};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -79,19 +83,19 @@ impl ExtensionClient {
     }
 
     /// POSTs a JSON body and returns the status and body, or `None` when the extension could not
-    /// be reached in time.
-    pub async fn post(&self, path: &str, body: String) -> Option<(u16, Bytes)> {
+    /// be reached in time: within its timeout, and never past `until` (the invoke's deadline).
+    pub async fn post(&self, path: &str, body: String, until: Instant) -> Option<(u16, Bytes)> {
         let req = Request::post(format!("{}{path}", self.base)).header("content-type", "application/json");
-        self.send(req, Bytes::from(body)).await
+        self.send(req, Bytes::from(body), until).await
     }
 
     /// GETs a path, as [`ExtensionClient::post`] does.
-    pub async fn get(&self, path: &str) -> Option<(u16, Bytes)> {
-        self.send(Request::get(format!("{}{path}", self.base)), Bytes::new())
+    pub async fn get(&self, path: &str, until: Instant) -> Option<(u16, Bytes)> {
+        self.send(Request::get(format!("{}{path}", self.base)), Bytes::new(), until)
             .await
     }
 
-    async fn send(&self, mut req: hyper::http::request::Builder, body: Bytes) -> Option<(u16, Bytes)> {
+    async fn send(&self, mut req: hyper::http::request::Builder, body: Bytes, until: Instant) -> Option<(u16, Bytes)> {
         if let Some(token) = &self.token {
             req = req.header(TOKEN_HEADER, token);
         }
@@ -102,7 +106,8 @@ impl ExtensionClient {
             let body = resp.into_body().collect().await.ok()?.to_bytes();
             Some((status, body))
         };
-        tokio::time::timeout(self.timeout, call).await.ok().flatten()
+        let deadline = (Instant::now() + self.timeout).min(until);
+        tokio::time::timeout_at(deadline, call).await.ok().flatten()
     }
 }
 
@@ -128,9 +133,9 @@ impl Backend {
     /// refresh cut by the freeze would be wasted.
     pub async fn answer(&self, call: &Call, until: Instant) -> Reply {
         let reply = match call {
-            Call::One(query) => self.one(call, query).await,
-            Call::Batch(items) => self.batch(call, items).await,
-            Call::Profile(key, tenant) => self.profile(call, key, tenant.as_ref()).await,
+            Call::One(query) => self.one(call, query, until).await,
+            Call::Batch(items) => self.batch(call, items, until).await,
+            Call::Profile(key, tenant) => self.profile(call, key, tenant.as_ref(), until).await,
         };
         self.local.settle(until).await;
         reply
@@ -146,15 +151,15 @@ impl Backend {
         self.local.parked();
     }
 
-    async fn one(&self, call: &Call, query: &Query) -> Reply {
+    async fn one(&self, call: &Call, query: &Query, until: Instant) -> Reply {
         let body = query.to_string();
         if !forwardable(query, &body) {
             // Tenant pinning or the canonical form took the query past the extension's limits,
             // though the client's own request was within them: the engine here answers it.
             return self.in_process(call).await;
         }
-        match self.extension.post("/v1/resolve", body).await {
-            Some((status, body)) if usable(status) => Reply {
+        match self.extension.post("/v1/resolve", body, until).await {
+            Some((status, body)) if usable(status, &body) => Reply {
                 status,
                 body: String::from_utf8_lossy(&body).into_owned(),
                 via: Via::Extension,
@@ -164,20 +169,19 @@ impl Backend {
     }
 
     /// A batch: refused items keep their error in place; the rest go to the extension in as
-    /// many requests as its limits need, except queries it would refuse, which the engine here
-    /// answers. Any failure of the extension sends the whole batch to the engine here.
-    async fn batch(&self, call: &Call, items: &[Result<Query, ApiError>]) -> Reply {
+    /// many requests as its limits need (each bounded by the invoke's deadline), except queries
+    /// it would refuse, which the engine here answers. Any failure of the extension sends the
+    /// whole batch to the engine here. Results are kept as the extension wrote them (never
+    /// parsed into a `serde_json::Value`), and the whole answer is held to the same limit as
+    /// the extension's (`TooManyResults`).
+    async fn batch(&self, call: &Call, items: &[Result<Query, ApiError>], until: Instant) -> Reply {
         if items.iter().all(Result::is_err) {
             // Nothing to resolve: the errors are the answer, no engine needed.
             return self.in_process(call).await;
         }
-        let mut results: Vec<Option<Value>> = items
+        let mut results: Vec<Option<String>> = items
             .iter()
-            .map(|i| {
-                i.as_ref()
-                    .err()
-                    .map(|e| json!({"status": e.status(), "error": e.body().error}))
-            })
+            .map(|i| i.as_ref().err().and_then(|e| item_json(&Err(e.clone()))))
             .collect();
         let mut local = Vec::new();
         let mut chunks = Chunks::default();
@@ -192,36 +196,63 @@ impl Backend {
             }
         }
         for (indices, body) in chunks.done() {
-            let answered = self.extension.post("/v1/resolve/batch", body).await;
-            let Some(answered) = answered.and_then(|(status, bytes)| batch_results(status, &bytes)) else {
+            let Some((status, bytes)) = self.extension.post("/v1/resolve/batch", body, until).await else {
+                return self.fallback(call).await;
+            };
+            if status == 413 && is_too_many_results(&bytes) {
+                return Reply {
+                    status,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                    via: Via::Extension,
+                };
+            }
+            let Some(answered) = batch_results(status, &bytes) else {
                 return self.fallback(call).await;
             };
             if answered.len() != indices.len() {
                 return self.fallback(call).await;
             }
             for (i, result) in indices.into_iter().zip(answered) {
-                results[i] = Some(result);
+                results[i] = Some(result.get().to_owned());
             }
         }
         for (i, query) in local {
-            let result = self.local.resolve(query).await;
-            results[i] = serde_json::to_value(BatchItem(&result)).ok();
+            results[i] = item_json(&self.local.resolve(query).await);
         }
-        match results.into_iter().collect::<Option<Vec<Value>>>() {
-            Some(results) => Reply {
-                status: 200,
-                body: json!({ "results": results }).to_string(),
+        let Some(results) = results.into_iter().collect::<Option<Vec<String>>>() else {
+            return self.fallback(call).await;
+        };
+        let bytes = results.iter().map(|r| r.len() + 1).sum::<usize>() + 12;
+        if bytes > MAX_ANSWER_BYTES {
+            let count = results.iter().map(|r| profiles_in(r)).sum();
+            let err = too_many_results("the batch's answer", count, bytes);
+            return Reply {
+                status: err.status(),
+                body: err.to_json(),
                 via: Via::Extension,
-            },
-            None => self.fallback(call).await,
+            };
+        }
+        let mut body = String::with_capacity(bytes);
+        body.push_str(r#"{"results":["#);
+        for (i, r) in results.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(r);
+        }
+        body.push_str("]}");
+        Reply {
+            status: 200,
+            body,
+            via: Via::Extension,
         }
     }
 
     /// A reverse lookup. Under tenant isolation, a profile without the caller's tenant tag is
     /// answered exactly as an unknown one, so another tenant's ARN cannot be probed.
-    async fn profile(&self, call: &Call, key: &ProfileKey, tenant: Option<&(String, String)>) -> Reply {
-        let reply = match self.extension.get(&key.to_path()).await {
-            Some((status, body)) if usable(status) => Reply {
+    async fn profile(&self, call: &Call, key: &ProfileKey, tenant: Option<&(String, String)>, until: Instant) -> Reply {
+        let reply = match self.extension.get(&key.to_path(), until).await {
+            Some((status, body)) if usable(status, &body) => Reply {
                 status,
                 body: String::from_utf8_lossy(&body).into_owned(),
                 via: Via::Extension,
@@ -236,7 +267,9 @@ impl Backend {
                 .ok()
                 .is_some_and(|b| b["profile"]["tags"][tag.as_str()].as_str() == Some(id.as_str()))
         };
-        if reply.status != 200 || carries() {
+        // An unknown profile falls through to the routes; when only they failed, the answer
+        // (503) would tell it apart from another tenant's profile (404): both are 404.
+        if (reply.status != 200 || carries()) && !only_routes_failed(&reply) {
             return reply;
         }
         let region = key.region.as_deref().unwrap_or(&self.local.config().home_region);
@@ -261,10 +294,10 @@ impl Backend {
                 Ok(answer) => (200, answer.to_json()),
                 Err(e) => (e.status(), e.to_json()),
             },
-            Call::Batch(items) => (
-                200,
-                BatchAnswer(self.local.resolve_batch(items.clone()).await).to_json(),
-            ),
+            Call::Batch(items) => match self.local.resolve_batch(items.clone()).await {
+                Ok(answer) => (200, answer.to_json()),
+                Err(e) => (e.status(), e.to_json()),
+            },
             Call::Profile(key, _) => match self.local.profile(key).await {
                 Ok(answer) => (200, answer.to_json()),
                 Err(e) => (e.status(), e.to_json()),
@@ -280,9 +313,10 @@ impl Backend {
 
 /// Statuses that mean "the extension cannot serve us" rather than an answer: a token mismatch
 /// (401/403 from a misconfigured pair), its connection limit (429), or a request it could not
-/// take (413).
-fn usable(status: u16) -> bool {
-    let refused = matches!(status, 401 | 403 | 413 | 429);
+/// take (413 `PayloadTooLarge`). A 413 `TooManyResults` is an answer: the engine here would give
+/// the same one.
+fn usable(status: u16, body: &[u8]) -> bool {
+    let refused = matches!(status, 401 | 403 | 429) || (status == 413 && !is_too_many_results(body));
     if refused {
         tracing::warn!(status, "the extension refused the call; resolving in-process");
     }
@@ -332,14 +366,65 @@ impl Chunks {
     }
 }
 
-/// The results of a 200 batch answer.
-fn batch_results(status: u16, body: &[u8]) -> Option<Vec<Value>> {
+/// The results of a 200 batch answer, each as the extension wrote it.
+fn batch_results(status: u16, body: &[u8]) -> Option<Vec<&RawValue>> {
+    #[derive(Deserialize)]
+    struct Results<'a> {
+        #[serde(borrow)]
+        results: Vec<&'a RawValue>,
+    }
     if status != 200 {
         tracing::warn!(status, "the extension refused a batch; resolving in-process");
         return None;
     }
-    match serde_json::from_slice::<Value>(body).ok()?.get_mut("results")?.take() {
-        Value::Array(results) => Some(results),
-        _ => None,
+    serde_json::from_slice::<Results<'_>>(body).ok().map(|r| r.results)
+}
+
+/// An error body's code, read without building a `serde_json::Value`.
+fn error_code(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Body {
+        error: Detail,
     }
+    #[derive(Deserialize)]
+    struct Detail {
+        code: String,
+        #[serde(default)]
+        operation: Option<String>,
+    }
+    let b: Body = serde_json::from_slice(body).ok()?;
+    Some(match b.error.operation {
+        Some(op) => format!("{}:{op}", b.error.code),
+        None => b.error.code,
+    })
+}
+
+fn is_too_many_results(body: &[u8]) -> bool {
+    error_code(body).is_some_and(|c| c == ErrorCode::TooManyResults.as_str())
+}
+
+/// A 503 that only the routes' call caused: the tag snapshot answered "no such profile".
+fn only_routes_failed(reply: &Reply) -> bool {
+    reply.status == 503
+        && error_code(reply.body.as_bytes())
+            .is_some_and(|c| c == format!("UpstreamUnavailable:{}", Operation::GetParametersByPath))
+}
+
+/// One batch item in its wire form.
+fn item_json(result: &Result<shared::Resolution, ApiError>) -> Option<String> {
+    serde_json::to_string(&BatchItem(result)).ok()
+}
+
+/// How many profiles a batch item's answer holds.
+fn profiles_in(item: &str) -> usize {
+    #[derive(Deserialize)]
+    struct Counted {
+        #[serde(default)]
+        profiles: Option<Vec<IgnoredAny>>,
+        #[serde(default)]
+        profile: Option<IgnoredAny>,
+    }
+    serde_json::from_str::<Counted>(item)
+        .map(|c| c.profiles.map_or(usize::from(c.profile.is_some()), |p| p.len()))
+        .unwrap_or(0)
 }

@@ -94,7 +94,7 @@ impl App {
     /// # Errors
     /// For direct invokes, the error of the query with its stable code. HTTP events always
     /// succeed: their errors are in the status code.
-    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Value, FnError> {
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, FnError> {
         let started = Instant::now();
         self.backend.thawed();
         let until = tokio::time::Instant::now()
@@ -110,15 +110,16 @@ impl App {
         result
     }
 
-    async fn direct(&self, raw: &str, until: tokio::time::Instant) -> (Result<Value, FnError>, Outcome) {
+    async fn direct(&self, raw: &str, until: tokio::time::Instant) -> (Result<Box<RawValue>, FnError>, Outcome) {
         let call = match direct_call(raw) {
             Ok(call) => call,
             Err(e) => return (Err(e.clone().into()), refused(&e)),
         };
         let reply = self.backend.answer(&call, until).await;
         let outcome = outcome_of(&reply, &call);
+        // The answer is returned as the engine wrote it: never parsed into a second copy.
         let result = if reply.status == 200 {
-            serde_json::from_str(&reply.body).map_err(|e| FnError {
+            RawValue::from_string(reply.body).map_err(|e| FnError {
                 error_type: "InternalError".into(),
                 message: e.to_string(),
             })
@@ -133,14 +134,14 @@ impl App {
         value: &Value,
         flavor: Flavor,
         until: tokio::time::Instant,
-    ) -> (Result<Value, FnError>, Outcome) {
+    ) -> (Result<Box<RawValue>, FnError>, Outcome) {
         let call = match self.http_call(value, flavor) {
             Ok(call) => call,
-            Err(e) => return (Ok(event::http_response(flavor, e.status(), e.to_json())), refused(&e)),
+            Err(e) => return (http_response(flavor, e.status(), e.to_json()), refused(&e)),
         };
         let reply = self.backend.answer(&call, until).await;
         let outcome = outcome_of(&reply, &call);
-        (Ok(event::http_response(flavor, reply.status, reply.body)), outcome)
+        (http_response(flavor, reply.status, reply.body), outcome)
     }
 
     fn http_call(&self, value: &Value, flavor: Flavor) -> Result<Call, ApiError> {
@@ -204,6 +205,14 @@ fn direct_call(raw: &str) -> Result<Call, ApiError> {
 }
 
 /// The error a non-200 reply carries.
+/// An HTTP event's response, serialised once.
+fn http_response(flavor: Flavor, status: u16, body: String) -> Result<Box<RawValue>, FnError> {
+    serde_json::value::to_raw_value(&event::http_response(flavor, status, body)).map_err(|e| FnError {
+        error_type: "InternalError".into(),
+        message: e.to_string(),
+    })
+}
+
 fn error_of(reply: &Reply) -> FnError {
     let body: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
     let code = body.pointer("/error/code").and_then(Value::as_str);

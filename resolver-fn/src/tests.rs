@@ -102,8 +102,20 @@ fn tenancy() -> Option<Tenancy> {
 }
 
 async fn invoke(app: &App, payload: &Value) -> Result<Value, FnError> {
+    invoke_within(app, payload, Duration::from_secs(30)).await
+}
+
+/// An invoke whose deadline is `left` from now.
+async fn invoke_within(app: &App, payload: &Value, left: Duration) -> Result<Value, FnError> {
     let raw = RawValue::from_string(payload.to_string()).unwrap();
-    app.handle(LambdaEvent::new(raw, Context::default())).await
+    let mut context = Context::default();
+    context.deadline = (std::time::SystemTime::now() + left)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    app.handle(LambdaEvent::new(raw, context))
+        .await
+        .map(|r| serde_json::from_str(r.get()).unwrap())
 }
 
 /// An HTTP event's status and parsed body.
@@ -533,4 +545,5 @@ async fn each_invocation_writes_one_emf_line() {
     assert!(lines[1]["ResolveLatency"].as_f64().unwrap() >= 0.0);
 }
 
+mod bounds;
 mod hop;

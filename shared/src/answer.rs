@@ -2,7 +2,7 @@
 //! `cache` and `ageSeconds`, and batch results. They borrow profiles from the snapshot that
 //! answered, so serving copies nothing until serialisation.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::profile::Profile;
 use crate::query::MatchMode;
 use crate::snapshot::{Origin, Snapshot};
@@ -10,6 +10,28 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The largest answer body, in bytes: a `match=all` answer or a whole batch. Lambda's
+/// synchronous response is at most 6 MB, and an HTTP event carries the body JSON-escaped inside
+/// the proxy response, which at worst doubles it; 3,000,000 bytes fits both, about 7,000
+/// profiles with a few tags each. Larger answers are `TooManyResults`, never partial.
+pub const MAX_ANSWER_BYTES: usize = 3_000_000;
+
+/// An upper bound of the tail an answer adds after [`Resolution::head`]: `cache`, `ageSeconds`.
+const TAIL_BOUND: usize = 64;
+
+/// The `TooManyResults` error for an answer of `bytes` bytes holding `count` profiles.
+pub fn too_many_results(what: &str, count: usize, bytes: usize) -> ApiError {
+    let mut err = ApiError::new(
+        ErrorCode::TooManyResults,
+        format!(
+            "{what} would be {bytes} bytes with {count} profiles, over the {MAX_ANSWER_BYTES}-byte answer limit; \
+             add tag filters (or fewer queries to a batch) to narrow it"
+        ),
+    );
+    err.count = Some(count);
+    err
+}
 
 /// How fresh the answering snapshot was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,6 +98,33 @@ impl Resolution {
     /// The matching profiles, sorted by ARN.
     pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
         self.hits.iter().filter_map(|&i| self.snapshot.get(i))
+    }
+
+    /// How many profiles the answer holds.
+    pub fn count(&self) -> usize {
+        self.hits.len()
+    }
+
+    /// An upper bound of the body's length, without building it: each profile's kept rendering
+    /// is measured, not copied.
+    pub fn body_bound(&self) -> usize {
+        let profiles: usize = match (self.mode, self.profiles().next()) {
+            (MatchMode::One, Some(p)) => p.json().len(),
+            _ => self.profiles().map(|p| p.json().len() + 1).sum(),
+        };
+        32 + profiles + self.origin().as_str().len() + TAIL_BOUND
+    }
+
+    /// This answer, or `TooManyResults` when its body would exceed [`MAX_ANSWER_BYTES`].
+    ///
+    /// # Errors
+    /// `TooManyResults`, with the count of matching profiles.
+    pub fn bounded(self) -> Result<Self, ApiError> {
+        let bytes = self.body_bound();
+        if bytes > MAX_ANSWER_BYTES {
+            return Err(too_many_results("the answer", self.count(), bytes));
+        }
+        Ok(self)
     }
 
     /// The JSON body: what `Serialize` writes, assembled from each profile's kept rendering.
@@ -217,6 +266,28 @@ impl Serialize for BatchAnswer {
 }
 
 impl BatchAnswer {
+    /// A batch's answer, or `TooManyResults` (for the whole batch, nothing partial) when its
+    /// body would exceed [`MAX_ANSWER_BYTES`]. Each item is already bounded on its own.
+    ///
+    /// # Errors
+    /// `TooManyResults`, with the count of profiles over all the batch's answers.
+    pub fn bounded(results: Vec<Result<Resolution, ApiError>>) -> Result<Self, ApiError> {
+        let (mut bytes, mut count) = (16, 0);
+        for r in &results {
+            match r {
+                Ok(r) => {
+                    bytes += r.body_bound() + 16;
+                    count += r.count();
+                }
+                Err(e) => bytes += e.to_json().len() + 16,
+            }
+        }
+        if bytes > MAX_ANSWER_BYTES {
+            return Err(too_many_results("the batch's answer", count, bytes));
+        }
+        Ok(Self(results))
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| String::from(r#"{"results":[]}"#))
@@ -246,6 +317,44 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_over_the_limit_is_too_many_results_with_its_count_and_a_batch_is_refused_whole() {
+        let s = snapshot();
+        let one = s.profiles()[0].json().len() + 1;
+        let over = MAX_ANSWER_BYTES / one + 1;
+        let hits: Vec<u32> = (0..over).map(|i| (i % 3) as u32).collect();
+        let big = Resolution::new(s.clone(), hits, MatchMode::All, CacheState::Hit, Duration::ZERO);
+        let err = big.bounded().unwrap_err();
+        assert_eq!(
+            (err.code, err.status(), err.count),
+            (ErrorCode::TooManyResults, 413, Some(over))
+        );
+        let fits = Resolution::new(
+            s.clone(),
+            vec![0, 1, 2],
+            MatchMode::All,
+            CacheState::Hit,
+            Duration::ZERO,
+        );
+        assert!(fits.clone().bounded().is_ok());
+        // Each item fits; together they do not.
+        let half: Vec<u32> = (0..over / 2 + 1).map(|i| (i % 3) as u32).collect();
+        let item = || {
+            Ok(Resolution::new(
+                s.clone(),
+                half.clone(),
+                MatchMode::All,
+                CacheState::Hit,
+                Duration::ZERO,
+            ))
+        };
+        assert!(item().unwrap().bounded().is_ok());
+        let err = BatchAnswer::bounded(vec![item(), item(), Ok(fits.clone())]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooManyResults);
+        assert_eq!(err.count, Some(2 * (over / 2 + 1) + 3));
+        assert!(BatchAnswer::bounded(vec![item(), Ok(fits)]).is_ok());
+    }
+
+    #[test]
     fn the_assembled_body_is_byte_for_byte_what_serde_writes() {
         let s = snapshot();
         let cases = [
@@ -261,6 +370,13 @@ mod tests {
         ];
         for (hits, mode, cache, age) in cases {
             let r = Resolution::new(s.clone(), hits, mode, cache, age);
+            assert!(
+                r.body_bound() >= r.to_json().len(),
+                "{} < {}",
+                r.body_bound(),
+                r.to_json().len()
+            );
+            assert!(r.body_bound() <= r.to_json().len() + 96);
             // Twice: the second answer uses the kept renderings.
             assert_eq!(r.to_json(), serde_json::to_string(&r).unwrap());
             assert_eq!(r.to_json(), serde_json::to_string(&r).unwrap());

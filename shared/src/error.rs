@@ -20,6 +20,8 @@ pub enum ErrorCode {
     RequestTimeout,
     /// The body is over 64 KiB.
     PayloadTooLarge,
+    /// The answer (a `match=all` or a whole batch) would be over the answer limit.
+    TooManyResults,
     /// The request line's target is too long.
     UriTooLong,
     /// Too many request headers, or too large.
@@ -45,6 +47,7 @@ impl ErrorCode {
             Self::AmbiguousMatch => "AmbiguousMatch",
             Self::RequestTimeout => "RequestTimeout",
             Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::TooManyResults => "TooManyResults",
             Self::UriTooLong => "UriTooLong",
             Self::HeadersTooLarge => "HeadersTooLarge",
             Self::TooManyRequests => "TooManyRequests",
@@ -64,7 +67,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::RequestTimeout => 408,
             Self::AmbiguousMatch => 409,
-            Self::PayloadTooLarge => 413,
+            Self::PayloadTooLarge | Self::TooManyResults => 413,
             Self::UriTooLong => 414,
             Self::HeadersTooLarge => 431,
             Self::TooManyRequests => 429,
@@ -92,7 +95,7 @@ pub struct ApiError {
     /// The first matching ARNs, sorted, for `AmbiguousMatch` (at most
     /// [`crate::resolver::MAX_CANDIDATES`]).
     pub candidates: Option<Vec<String>>,
-    /// How many profiles matched, for `AmbiguousMatch`.
+    /// How many profiles matched, for `AmbiguousMatch` and `TooManyResults`.
     pub count: Option<usize>,
     /// The failing upstream operation, for `UpstreamUnavailable`.
     pub operation: Option<String>,
@@ -200,6 +203,7 @@ mod tests {
             (ErrorCode::RequestTimeout, 408),
             (ErrorCode::AmbiguousMatch, 409),
             (ErrorCode::PayloadTooLarge, 413),
+            (ErrorCode::TooManyResults, 413),
             (ErrorCode::UriTooLong, 414),
             (ErrorCode::HeadersTooLarge, 431),
             (ErrorCode::TooManyRequests, 429),

@@ -31,7 +31,7 @@ mod routes;
 pub use memo::RawQuery;
 use routes::RouteOutcome;
 
-use crate::answer::{CacheState, Resolution};
+use crate::answer::{BatchAnswer, CacheState, Resolution};
 use crate::build::Sources;
 use crate::clock::{Clock, Stamp};
 use crate::config::EngineConfig;
@@ -258,9 +258,15 @@ impl Resolver {
         }
     }
 
-    /// Resolves each query of a batch on its own, concurrently.
-    pub async fn resolve_batch(&self, queries: Vec<Result<Query, ApiError>>) -> Vec<Result<Resolution, ApiError>> {
-        futures::future::join_all(queries.into_iter().map(|q| async move { self.resolve(&q?).await })).await
+    /// Resolves each query of a batch on its own, concurrently, within the answer limit.
+    ///
+    /// # Errors
+    /// `TooManyResults` when the whole answer would exceed the limit
+    /// ([`crate::answer::MAX_ANSWER_BYTES`]); each item is bounded on its own.
+    pub async fn resolve_batch(&self, queries: Vec<Result<Query, ApiError>>) -> Result<BatchAnswer, ApiError> {
+        let results =
+            futures::future::join_all(queries.into_iter().map(|q| async move { self.resolve(&q?).await })).await;
+        BatchAnswer::bounded(results)
     }
 
     /// The region's snapshot for a request, if usable: at once when fresh or stale (a stale one
@@ -426,7 +432,7 @@ fn answer(
         err.count = Some(hits.len());
         return Err(err);
     }
-    Ok(Resolution::new(snapshot.clone(), hits, query.mode, cache, age))
+    Resolution::new(snapshot.clone(), hits, query.mode, cache, age).bounded()
 }
 
 fn tags_text(query: &Query) -> String {

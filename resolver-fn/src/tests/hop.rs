@@ -56,18 +56,23 @@ fn engine_with(source: &Arc<MemorySource>, clock: MockClock) -> Resolver {
     Resolver::new(engine, sources, Arc::new(clock), Arc::default())
 }
 
-struct Hop {
-    app: App,
+pub(super) struct Hop {
+    pub(super) app: App,
     /// The function's own engine's upstream: calls here mean "answered in-process".
-    local: Arc<MemorySource>,
+    pub(super) local: Arc<MemorySource>,
 }
 
 /// The function, with the real extension on a free port when `with_extension`.
 async fn hop(with_extension: bool, tenancy: Option<Tenancy>) -> Hop {
+    hop_over(wide_source, with_extension, tenancy).await
+}
+
+/// As [`hop`], with the extension and the function's engine over `source()` each.
+pub(super) async fn hop_over(source: fn() -> Arc<MemorySource>, with_extension: bool, tenancy: Option<Tenancy>) -> Hop {
     let url = if with_extension {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = cache_extension::http::AppState::new(engine(&wide_source()), Auth::Disabled);
+        let state = cache_extension::http::AppState::new(engine(&source()), Auth::Disabled);
         let api = Arc::new(cache_extension::http::Api::new(state));
         tokio::spawn(cache_extension::server::serve(
             listener,
@@ -83,7 +88,7 @@ async fn hop(with_extension: bool, tenancy: Option<Tenancy>) -> Hop {
     } else {
         "http://127.0.0.1:1".to_owned()
     };
-    let local = wide_source();
+    let local = source();
     let extension = ExtensionClient::new(&url, None, Duration::from_secs(2));
     let config = Config::from_lookup(|k| (k == "AWS_REGION").then(|| "us-east-1".to_owned())).unwrap();
     let config = Config { tenancy, ..config };
@@ -203,6 +208,7 @@ async fn an_in_process_refresh_ends_within_the_invoke_that_needed_it() {
     // answers at once; past that the request would wait for the refresh instead.
     clock.advance(Duration::from_secs(90));
     let stale = app.handle(LambdaEvent::new(payload, context)).await.unwrap();
+    let stale: serde_json::Value = serde_json::from_str(stale.get()).unwrap();
     assert_eq!(stale["cache"], "stale", "served at once from the old snapshot");
     // Nothing else has run since the invoke returned: the refresh ended inside it.
     assert_eq!(source.calls(Operation::GetResources), 2);

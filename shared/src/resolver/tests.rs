@@ -466,7 +466,7 @@ async fn a_batch_answers_each_query_on_its_own() {
         br#"{"queries": [{"tags": {"tenant": "acme", "app": "chat"}}, {"tags": {"tenant": "nobody"}}, {"tags": 1}]}"#,
     )
     .unwrap();
-    let results = w.resolver.resolve_batch(batch).await;
+    let results = w.resolver.resolve_batch(batch).await.unwrap().0;
     assert!(results[0].is_ok());
     assert_eq!(results[1].as_ref().unwrap_err().code, ErrorCode::NoMatch);
     assert_eq!(results[2].as_ref().unwrap_err().code, ErrorCode::InvalidQuery);
