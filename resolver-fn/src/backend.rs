@@ -141,6 +141,13 @@ impl Backend {
         reply
     }
 
+    /// The function's account, from its ARN: published snapshots for another are refused.
+    pub fn pin_account(&self, function_arn: &str) {
+        if let Some(account) = shared::config::account_of(function_arn) {
+            self.local.pin_account(account);
+        }
+    }
+
     /// The sandbox thawed: an invoke began.
     pub fn thawed(&self) {
         self.local.thawed();

@@ -97,6 +97,7 @@ impl App {
     pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Box<RawValue>, FnError> {
         let started = Instant::now();
         self.backend.thawed();
+        self.backend.pin_account(&event.context.invoked_function_arn);
         let until = tokio::time::Instant::now()
             + shared::clock::time_left(event.context.deadline, SystemTime::now(), DEADLINE_MARGIN);
         let raw = event.payload.get();

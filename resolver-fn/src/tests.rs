@@ -74,6 +74,7 @@ fn world(tenancy: Option<Tenancy>) -> World {
         upstream_timeout: Duration::from_millis(500),
         snapshot_url: None,
         snapshot_fallback: shared::config::Fallback::Direct,
+        account: None,
     };
     let sources = Sources {
         tags: source.clone(),

@@ -123,6 +123,7 @@ fn resolve_hit(c: &mut Criterion) {
             upstream_timeout: Duration::from_secs(5),
             snapshot_url: None,
             snapshot_fallback: Fallback::Direct,
+            account: None,
         };
         let sources = Sources {
             tags: source.clone(),

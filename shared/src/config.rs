@@ -23,6 +23,8 @@ pub const DEFAULT_PREFIX: &str = "/profile-resolver/routes/";
 pub const SNAPSHOT_URL: &str = "PROFILE_RESOLVER_SNAPSHOT_URL";
 /// `PROFILE_RESOLVER_SNAPSHOT_FALLBACK`
 pub const SNAPSHOT_FALLBACK: &str = "PROFILE_RESOLVER_SNAPSHOT_FALLBACK";
+/// `PROFILE_RESOLVER_ACCOUNT_ID`: the account published snapshots must be for.
+pub const ACCOUNT_ID: &str = "PROFILE_RESOLVER_ACCOUNT_ID";
 /// `AWS_REGION`
 pub const AWS_REGION: &str = "AWS_REGION";
 
@@ -65,6 +67,9 @@ pub struct EngineConfig {
     pub snapshot_url: Option<SnapshotUrl>,
     /// What a fleet reader does without a usable published snapshot.
     pub snapshot_fallback: Fallback,
+    /// The reader's own account: published snapshots for another account are refused. In
+    /// Lambda the function learns it from its ARN at its first invoke when this is unset.
+    pub account: Option<String>,
 }
 
 /// What a fleet reader does when no usable published snapshot exists (missing, refused, or
@@ -75,6 +80,14 @@ pub enum Fallback {
     Direct,
     /// Never call the Tagging API: the region is unavailable until the publisher is back.
     None,
+}
+
+/// The account of an ARN such as a Lambda function's
+/// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`), when it is 12 digits.
+pub fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl EngineConfig {
@@ -125,6 +138,12 @@ impl EngineConfig {
             Some("none") => Fallback::None,
             Some(_) => return Err(ConfigError::new(SNAPSHOT_FALLBACK, "direct or none")),
         };
+        let account = match lookup(ACCOUNT_ID) {
+            None => None,
+            Some(a) if a.is_empty() => None,
+            Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => Some(a),
+            Some(_) => return Err(ConfigError::new(ACCOUNT_ID, "a 12-digit AWS account id")),
+        };
         Ok(Self {
             home_region,
             regions,
@@ -134,6 +153,7 @@ impl EngineConfig {
             upstream_timeout: Duration::from_millis(timeout_ms),
             snapshot_url,
             snapshot_fallback,
+            account,
         })
     }
 }

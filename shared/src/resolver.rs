@@ -69,6 +69,8 @@ struct Inner {
     routes: Cell<RouteTable>,
     /// Fleet mode: what each region's reader holds of the published objects.
     marks: foldhash::HashMap<String, parking_lot::Mutex<Option<fleet::Mark>>>,
+    /// The account published snapshots must be for, once known (see [`Resolver::pin_account`]).
+    account: std::sync::OnceLock<String>,
     stats: Arc<Stats>,
     /// Thaws seen so far (see [`Resolver::thawed`]).
     epoch: AtomicU64,
@@ -101,6 +103,10 @@ impl Resolver {
     pub fn new(config: EngineConfig, sources: Sources, clock: Arc<dyn Clock>, stats: Arc<Stats>) -> Self {
         let regions = config.regions.iter().map(|r| (r.clone(), Cell::default())).collect();
         let marks = config.regions.iter().map(|r| (r.clone(), Default::default())).collect();
+        let account = std::sync::OnceLock::new();
+        if let Some(a) = &config.account {
+            let _ = account.set(a.clone());
+        }
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -109,6 +115,7 @@ impl Resolver {
                 regions,
                 routes: Cell::default(),
                 marks,
+                account,
                 stats,
                 epoch: AtomicU64::new(0),
                 parked_ms: AtomicU64::new(0),
@@ -119,6 +126,14 @@ impl Resolver {
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// Pins the account published snapshots must be for, when the host learns it (the
+    /// function, from its ARN). The first account pinned, or configured, stays.
+    pub fn pin_account(&self, account: &str) {
+        if self.inner.account.set(account.to_owned()).is_ok() {
+            tracing::debug!(account, "published snapshots are read for this account only");
+        }
     }
 
     /// The counters.
@@ -289,7 +304,9 @@ impl Resolver {
             View::Stale(e) if e.past_expiry(&now) > self.inner.config.ttl => {
                 match self.wait_for_region(region, cell, deadline).await {
                     Some(newer) if !Arc::ptr_eq(&newer, &e) => (Some(newer), CacheState::Miss),
-                    _ => (Some(e), CacheState::Stale),
+                    // Classified again: the wait may have taken it past the maximum staleness.
+                    _ if e.usable(&self.now(), self.inner.config.max_stale) => (Some(e), CacheState::Stale),
+                    _ => (None, CacheState::Miss),
                 }
             }
             View::Stale(e) => {
@@ -376,7 +393,7 @@ impl Resolver {
         done: &mut tokio::sync::watch::Receiver<u64>,
         deadline: Instant,
     ) -> Option<Arc<cell::Entry<T>>> {
-        if cell.has_live_refresh(self.inner.clock.now(), self.stuck_after()) {
+        if cell.has_live_refresh(&self.now(), self.stuck_after()) {
             // Either outcome is read back from the cell below.
             let _ = tokio::time::timeout_at(deadline, done.changed()).await;
         }

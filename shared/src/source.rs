@@ -131,11 +131,14 @@ pub struct Route {
     pub arn: String,
 }
 
-/// Progress of a long listing, on the resolver's wall clock. The resolver uses it to tell a
-/// slow build that still makes progress from one wedged by a sandbox freeze.
+/// Progress of a long listing, on the resolver's wall and monotonic clocks. The resolver uses it
+/// to tell a slow build that still makes progress from one wedged by a sandbox freeze (which
+/// stops the monotonic clock, not the wall clock) or by anything else (a wall clock stepped back
+/// does not stop the monotonic one).
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
     last_ms: Arc<AtomicU64>,
+    last_mono_ms: Arc<AtomicU64>,
     operation: Arc<AtomicU8>,
     clock: Arc<dyn Clock>,
 }
@@ -145,6 +148,7 @@ impl Heartbeat {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         let beat = Self {
             last_ms: Arc::new(AtomicU64::new(0)),
+            last_mono_ms: Arc::new(AtomicU64::new(0)),
             operation: Arc::new(AtomicU8::new(Operation::GetResources as u8)),
             clock,
         };
@@ -160,6 +164,18 @@ impl Heartbeat {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_mono_ms
+            .store(self.clock.monotonic().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// How long it has been silent at `now`: the longer of the wall and monotonic clocks' spans
+    /// (see [`crate::clock::Stamp::since`]).
+    pub fn silent(&self, now: &crate::clock::Stamp) -> Duration {
+        let last = crate::clock::Stamp {
+            wall: self.last(),
+            mono: Duration::from_millis(self.last_mono_ms.load(Ordering::Relaxed)),
+        };
+        now.since(&last)
     }
 
     /// The last progress.

@@ -10,10 +10,13 @@
 //!    direct mode (`shared::build`);
 //! 2. if the build fails, stop: nothing is written, so the last good snapshot stays, and readers
 //!    see its age grow;
-//! 3. write the snapshot object only when its content hash differs from the one the current
-//!    heartbeat names (an unchanged region writes no new content, and readers keep getting
-//!    `304`);
-//! 4. write the heartbeat: the listing start, the hash and the publish interval.
+//! 3. write the snapshot object unless the current heartbeat names the same content and the
+//!    object is still the one that heartbeat's publish wrote (a conditional GET with the ETag
+//!    the heartbeat records answers `304`). An unchanged region writes no new content, and
+//!    readers keep getting `304`; an object that a publish whose heartbeat was lost replaced is
+//!    rewritten;
+//! 4. write the heartbeat: the listing start, the hash, the object's ETag and the publish
+//!    interval.
 //!
 //! At most one build runs at a time: the function has a reserved concurrency of 1 (see
 //! `template.yaml`), and one invoke publishes its regions one after the other.
@@ -44,7 +47,8 @@ pub enum Outcome {
         /// Profiles in it.
         profiles: usize,
     },
-    /// The content was as published: only the heartbeat was written.
+    /// The content was as published, and the object still held it: only the heartbeat was
+    /// written.
     Unchanged {
         /// The content hash.
         content_hash: String,
@@ -120,13 +124,33 @@ impl Publisher {
         let url = &self.published.url;
         let store = &self.published.store;
         let current = match store.get(&url.heartbeat_key(region), None).await? {
-            Fetched::Found { body, .. } => Beat::decode(&body, region).ok().map(|(b, _)| b.content_hash),
+            Fetched::Found { body, .. } => Beat::decode(&body, region).ok().map(|(b, _)| b),
             Fetched::NotModified | Fetched::Missing => None,
         };
-        let changed = current.as_deref() != Some(encoded.content_hash.as_str());
-        if changed {
-            store.put(&url.snapshot_key(region), Bytes::from(encoded.body)).await?;
-        }
+        // The heartbeat names this content; the object is trusted to hold it only if it is still
+        // the one the heartbeat's publish wrote (a write of other content may have landed after
+        // it, its own heartbeat lost): a conditional GET, 304 when it is.
+        let kept = match current {
+            Some(b) if b.content_hash == encoded.content_hash => match b.content_etag {
+                Some(etag) => match store.get(&url.snapshot_key(region), Some(&etag)).await? {
+                    Fetched::NotModified => Some(etag),
+                    Fetched::Found { .. } | Fetched::Missing => {
+                        tracing::warn!(
+                            region,
+                            "the snapshot object is not the one its heartbeat names; rewriting it"
+                        );
+                        None
+                    }
+                },
+                None => None,
+            },
+            _ => None,
+        };
+        let changed = kept.is_none();
+        let content_etag = match kept {
+            Some(etag) => etag,
+            None => store.put(&url.snapshot_key(region), Bytes::from(encoded.body)).await?,
+        };
         let heartbeat = Beat {
             schema_version: SCHEMA_VERSION,
             region: region.to_owned(),
@@ -134,6 +158,7 @@ impl Publisher {
             listing_started_at: format_time(started),
             published_at: format_time(self.clock.now()),
             content_hash: encoded.content_hash.clone(),
+            content_etag: Some(content_etag),
             profile_count: encoded.profile_count,
             interval_seconds: self.interval.as_secs(),
         };
@@ -162,13 +187,7 @@ impl Publisher {
     }
 }
 
-/// The account of a Lambda function ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
-pub fn account_of(function_arn: &str) -> Option<&str> {
-    function_arn
-        .split(':')
-        .nth(4)
-        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-}
+pub use shared::config::account_of;
 
 #[cfg(test)]
 mod tests;

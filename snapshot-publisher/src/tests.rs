@@ -75,7 +75,7 @@ async fn a_first_publish_writes_the_snapshot_and_a_heartbeat_naming_its_hash() {
         panic!("{report:?}");
     };
     assert_eq!(profiles, 2);
-    let doc = decode(&r.store.body(&r.url.snapshot_key(REGION)).unwrap(), REGION).unwrap();
+    let doc = decode(&r.store.body(&r.url.snapshot_key(REGION)).unwrap(), REGION, None).unwrap();
     assert_eq!(doc.content_hash, content_hash);
     assert_eq!(doc.listing_started, r.clock.now());
     let (beat, _) = Beat::decode(&r.store.body(&r.url.heartbeat_key(REGION)).unwrap(), REGION).unwrap();
@@ -106,7 +106,7 @@ async fn a_retag_publishes_new_content() {
     region(&r.source, vec![tagged("a1", "acme"), tagged("b2", "initech")]);
     let report = r.publisher.publish(REGION, None).await;
     assert!(matches!(report.outcome, Outcome::Changed { .. }), "{report:?}");
-    let doc = decode(&r.store.body(&r.url.snapshot_key(REGION)).unwrap(), REGION).unwrap();
+    let doc = decode(&r.store.body(&r.url.snapshot_key(REGION)).unwrap(), REGION, None).unwrap();
     assert_eq!(doc.snapshot.profiles()[1].tag("tenant"), Some("initech"));
 }
 
@@ -156,4 +156,33 @@ fn the_account_comes_from_the_function_arn() {
         Some("123456789012")
     );
     assert_eq!(account_of("not-an-arn"), None);
+}
+
+#[tokio::test]
+async fn an_object_left_behind_by_a_lost_heartbeat_write_is_rewritten_at_the_next_publish() {
+    let r = rig();
+    r.publisher.publish(REGION, None).await;
+    // A mistaken retag is published, but its heartbeat write fails after the object's.
+    region(&r.source, vec![tagged("a1", "acme"), tagged("b2", "initech")]);
+    r.store.fail_puts_of(Some(&r.url.heartbeat_key(REGION)));
+    r.clock.advance(Duration::from_secs(60));
+    let report = r.publisher.publish(REGION, None).await;
+    assert!(matches!(&report.outcome, Outcome::Failed { operation, .. } if operation == "PutObject"));
+    r.store.fail_puts_of(None);
+    // The retag is undone: the content equals what the heartbeat names, but the object does not.
+    region(&r.source, vec![tagged("a1", "acme"), tagged("b2", "globex")]);
+    r.clock.advance(Duration::from_secs(60));
+    let report = r.publisher.publish(REGION, None).await;
+    assert!(matches!(report.outcome, Outcome::Changed { .. }), "{report:?}");
+    let doc = decode(&r.store.body(&r.url.snapshot_key(REGION)).unwrap(), REGION, None).unwrap();
+    assert_eq!(doc.snapshot.profiles()[1].tag("tenant"), Some("globex"), "repaired");
+    let (beat, _) = Beat::decode(&r.store.body(&r.url.heartbeat_key(REGION)).unwrap(), REGION).unwrap();
+    assert_eq!(
+        beat.content_hash, doc.content_hash,
+        "the object and the heartbeat agree again"
+    );
+    // And an unchanged region after that writes only the heartbeat again.
+    r.clock.advance(Duration::from_secs(60));
+    let report = r.publisher.publish(REGION, None).await;
+    assert!(matches!(report.outcome, Outcome::Unchanged { .. }), "{report:?}");
 }

@@ -50,6 +50,7 @@ fn state_with(source: Arc<MemorySource>) -> AppState {
         upstream_timeout: Duration::from_millis(200),
         snapshot_url: None,
         snapshot_fallback: shared::config::Fallback::Direct,
+        account: None,
     };
     let sources = Sources {
         tags: source.clone(),

@@ -99,6 +99,7 @@ async fn the_extension_is_given_no_more_than_the_invoke_has_left() {
             upstream_timeout: Duration::from_millis(500),
             snapshot_url: None,
             snapshot_fallback: shared::config::Fallback::Direct,
+            account: None,
         };
         let sources = Sources {
             tags: source.clone(),

@@ -46,6 +46,7 @@ fn engine_with(source: &Arc<MemorySource>, clock: MockClock) -> Resolver {
         upstream_timeout: Duration::from_millis(500),
         snapshot_url: None,
         snapshot_fallback: shared::config::Fallback::Direct,
+        account: None,
     };
     let sources = Sources {
         tags: source.clone(),

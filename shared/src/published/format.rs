@@ -12,8 +12,9 @@
 //! account and hash, with the listing start of the latest publish and the publisher's interval.
 //!
 //! Decoding refuses, naming the reason: invalid or truncated JSON, another schema version,
-//! another region, a hash that does not match, a count that does not match, and any ARN that is
-//! not an application inference profile of that region and account. One bad record refuses
+//! another region, another account than the reader's, a hash that does not match, a count that
+//! does not match, and any ARN that is not an application inference profile of that region and
+//! account. One bad record refuses
 //! the whole object: a snapshot is never served in part.
 
 mod borrowed;
@@ -103,6 +104,11 @@ pub struct Beat {
     pub published_at: String,
     /// The hash of the content that listing found.
     pub content_hash: String,
+    /// The ETag of the snapshot object holding that content, as its write returned it: the
+    /// next publish checks the object against it (a conditional GET) before it trusts the
+    /// object to be what this heartbeat names. Absent from heartbeats of older publishers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_etag: Option<String>,
     /// Profiles in it.
     pub profile_count: usize,
     /// The publisher rebuilds at least this often.
@@ -193,16 +199,28 @@ pub struct Decoded {
     pub content_hash: String,
     /// When the listing that produced it started.
     pub listing_started: SystemTime,
+    /// The account the document names, if any.
+    pub account: Option<String>,
 }
 
-/// Reads and checks region `region`'s document (see the module docs for what is refused).
+/// Reads and checks region `region`'s document (see the module docs for what is refused). With
+/// `account`, the reader's own, a document for another account is refused, and so is any ARN
+/// outside it.
 ///
 /// # Errors
 /// The first reason to refuse it.
-pub fn decode(bytes: &[u8], region: &str) -> Result<Decoded, Refused> {
+pub fn decode(bytes: &[u8], region: &str, account: Option<&str>) -> Result<Decoded, Refused> {
     let doc: DocumentIn<'_> =
         serde_json::from_slice(bytes).map_err(|e| refused(format!("snapshot is not valid JSON (truncated?): {e}")))?;
     check_schema_and_region(doc.schema_version, &doc.region, region)?;
+    if let (Some(mine), Some(theirs)) = (account, doc.account.as_deref())
+        && mine != theirs
+    {
+        return Err(refused(format!(
+            "the object is for account {theirs}, this reader is in account {mine}"
+        )));
+    }
+    let account = account.or(doc.account.as_deref());
     let listing_started = parse_time(&doc.listing_started_at)?;
     let raw = doc.profiles.get().as_bytes();
     let actual = hash(raw);
@@ -230,9 +248,10 @@ pub fn decode(bytes: &[u8], region: &str) -> Result<Decoded, Refused> {
                 "profile {i}: {arn} is not an application inference profile ARN"
             ))
         })?;
-        if parts.region != region || doc.account.as_deref().is_some_and(|a| a != parts.account_id) {
+        if parts.region != region || account.is_some_and(|a| a != parts.account_id) {
             return Err(refused(format!(
-                "profile {i}: {arn} is not in region {region} of the document's account"
+                "profile {i}: {arn} is not in region {region} of account {}",
+                account.unwrap_or("(any)")
             )));
         }
         let Some(mut profile) = Profile::from_arn(arn, r.tags.iter(), false, &mut interner) else {
@@ -247,6 +266,7 @@ pub fn decode(bytes: &[u8], region: &str) -> Result<Decoded, Refused> {
         snapshot: Snapshot::new(Origin::TaggingApi, profiles),
         content_hash: doc.content_hash.into_owned(),
         listing_started,
+        account: doc.account.map(Cow::into_owned),
     })
 }
 

@@ -25,6 +25,7 @@ pub struct MemoryStore {
     objects: Mutex<HashMap<String, (String, Bytes)>>,
     gets: Mutex<Gets>,
     down: Mutex<bool>,
+    failing_put: Mutex<Option<String>>,
 }
 
 impl MemoryStore {
@@ -44,6 +45,11 @@ impl MemoryStore {
     /// GETs so far.
     pub fn gets(&self) -> Gets {
         *self.gets.lock()
+    }
+
+    /// Makes every `PutObject` of `key` fail (S3 `SlowDown` past the retries), or none.
+    pub fn fail_puts_of(&self, key: Option<&str>) {
+        *self.failing_put.lock() = key.map(str::to_owned);
     }
 
     /// Makes every call fail as an unreachable S3 would, or recover.
@@ -77,7 +83,7 @@ impl ObjectStore for MemoryStore {
     }
 
     async fn put(&self, key: &str, body: Bytes) -> Result<String, SourceError> {
-        if *self.down.lock() {
+        if *self.down.lock() || self.failing_put.lock().as_deref() == Some(key) {
             return Err(SourceError::new(Operation::PutObject, FailureKind::Unavailable, "down"));
         }
         Ok(self.insert(key, body))

@@ -32,6 +32,9 @@ pub(crate) struct Loaded<T> {
     /// How old the data may normally be at a read: zero here, the publisher's interval for a
     /// published snapshot (it is rebuilt at least that often).
     pub(crate) allowance: Duration,
+    /// When its listing started, by the lister's clock: `None` for a listing made here, which
+    /// started with the refresh.
+    pub(crate) listed: Option<SystemTime>,
 }
 
 impl<T> From<T> for Loaded<T> {
@@ -40,6 +43,7 @@ impl<T> From<T> for Loaded<T> {
             value: Arc::new(value),
             lag: Duration::ZERO,
             allowance: Duration::ZERO,
+            listed: None,
         }
     }
 }
@@ -54,6 +58,9 @@ pub(crate) struct Entry<T> {
     ttl: Duration,
     lag: Duration,
     allowance: Duration,
+    /// When its listing started, by the lister's clock: published data is never replaced by
+    /// data listed earlier.
+    pub(crate) listed: SystemTime,
 }
 
 impl<T> Entry<T> {
@@ -70,6 +77,11 @@ impl<T> Entry<T> {
     /// How long past its TTL it is (zero while fresh).
     pub(crate) fn past_expiry(&self, now: &Stamp) -> Duration {
         self.read_age(now).saturating_sub(self.ttl)
+    }
+
+    /// Whether it may still serve at `now`, as [`Cell::view`] classifies it.
+    pub(crate) fn usable(&self, now: &Stamp, max_stale: Duration) -> bool {
+        !matches!(classify(self, now, max_stale), Class::Unusable)
     }
 
     /// How far the data is past the age it may normally have (its source's allowance plus the
@@ -254,7 +266,7 @@ impl<T> Cell<T> {
     ) -> Option<(Permit, AbortRegistration)> {
         let mut f = self.flight.lock();
         if let Some(r) = &f.running {
-            let silent = now.wall.duration_since(r.heartbeat.last()).unwrap_or_default();
+            let silent = r.heartbeat.silent(&now);
             if silent < stuck_after {
                 return None;
             }
@@ -310,11 +322,11 @@ impl<T> Cell<T> {
     }
 
     /// Whether a refresh is running and alive, i.e. a reader may wait for it.
-    pub(crate) fn has_live_refresh(&self, now: SystemTime, stuck_after: Duration) -> bool {
+    pub(crate) fn has_live_refresh(&self, now: &Stamp, stuck_after: Duration) -> bool {
         let f = self.flight.lock();
         f.running
             .as_ref()
-            .is_some_and(|r| now.duration_since(r.heartbeat.last()).unwrap_or_default() < stuck_after)
+            .is_some_and(|r| r.heartbeat.silent(now) < stuck_after)
     }
 
     /// Records the end of a refresh, if it is still the running one (see the module docs). A
@@ -345,6 +357,7 @@ impl<T> Cell<T> {
                         ttl: jittered(ttl),
                         lag: loaded.lag,
                         allowance: loaded.allowance,
+                        listed: loaded.listed.unwrap_or(permit.started.wall),
                     })));
                     f.failures = 0;
                     f.retry_after = None;

@@ -4,8 +4,15 @@
 //! a conditional GET of the snapshot only when the heartbeat names content the reader does not
 //! hold. The data's age is the publisher's: from when its latest listing started.
 //!
-//! - A refused object (corrupt, truncated, another schema version or region) or an S3 failure
-//!   keeps the snapshot held, stale-if-error as in direct mode, with a warning that says why.
+//! - A refused object (corrupt, truncated, another schema version, region or account) or an S3
+//!   failure keeps the snapshot held, stale-if-error as in direct mode, with a warning that says
+//!   why.
+//! - Published data is one unit: a snapshot object whose content is not the one the heartbeat
+//!   names is served only if it was listed no earlier than the heartbeat's listing (its
+//!   heartbeat's write failed); an older one (the heartbeat moved on without it) is refused.
+//! - Time only moves forward: data listed earlier than what the reader holds, wherever that
+//!   came from, is refused, and so is a listing time more than [`MAX_CLOCK_SKEW`] ahead of the
+//!   reader's clock (a publisher whose clock runs ahead would hide that it stopped).
 //! - Nothing usable (nothing published, or a refusal with nothing held) and data older than the
 //!   publisher's interval plus the TTL and the maximum staleness (the publisher stopped) fall
 //!   back as configured: a build here, or with `PROFILE_RESOLVER_SNAPSHOT_FALLBACK=none` a
@@ -14,12 +21,16 @@
 use super::Resolver;
 use super::cell::{JITTER_FLOOR, Loaded, View};
 use crate::config::Fallback;
-use crate::published::format::{Beat, decode};
+use crate::published::format::{Beat, decode, format_time};
 use crate::published::{Fetched, Published};
 use crate::snapshot::Snapshot;
 use crate::source::{FailureKind, Heartbeat, Operation, SourceError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+/// How far ahead of the reader's clock a published listing time may be: clocks synchronised by
+/// NTP (Lambda, EC2, ECS) differ by far less.
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// What a reader holds of a region's published snapshot, for its conditional GETs.
 #[derive(Debug, Clone)]
@@ -46,31 +57,51 @@ impl Resolver {
     pub(super) async fn read_published(&self, region: &str, beat: &Heartbeat) -> Result<Loaded<Snapshot>, SourceError> {
         let started = self.inner.clock.now();
         let config = &self.inner.config;
-        let why = match self.fetch_published(region, beat).await {
+        let held_listed = self
+            .inner
+            .regions
+            .get(region)
+            .and_then(|c| c.current())
+            .map(|e| e.listed);
+        let unread = match self.fetch_published(region, beat).await {
             Ok(mark) => {
                 let lag = started.duration_since(mark.data_time).unwrap_or_default();
                 // Judged with the shortest jittered TTL, so that what is kept is usable whatever
                 // TTL its entry draws.
                 let overdue = lag.saturating_sub(mark.interval + config.ttl.mul_f64(JITTER_FLOOR));
-                if overdue <= config.max_stale {
-                    return Ok(Loaded {
-                        value: mark.snapshot,
-                        lag,
-                        allowance: mark.interval,
-                    });
+                match held_listed {
+                    _ if overdue > config.max_stale => Unread::Missing(SourceError::new(
+                        Operation::GetObject,
+                        FailureKind::Unavailable,
+                        format!(
+                            "the published snapshot of {region} is {} s old, more than its publisher's interval ({} s), the TTL and the maximum staleness: is the publisher stopped?",
+                            lag.as_secs(),
+                            mark.interval.as_secs()
+                        ),
+                    )),
+                    Some(held) if mark.data_time < held => Unread::Failed(get_error(
+                        region,
+                        &format!(
+                            "the published snapshot was listed at {}, before the data this reader holds (listed at {}): a reader never goes back in time",
+                            format_time(mark.data_time),
+                            format_time(held)
+                        ),
+                    )),
+                    _ => {
+                        return Ok(Loaded {
+                            value: mark.snapshot,
+                            lag,
+                            allowance: mark.interval,
+                            listed: Some(mark.data_time),
+                        });
+                    }
                 }
-                SourceError::new(
-                    Operation::GetObject,
-                    FailureKind::Unavailable,
-                    format!(
-                        "the published snapshot of {region} is {} s old, more than its publisher's interval ({} s), the TTL and the maximum staleness: is the publisher stopped?",
-                        lag.as_secs(),
-                        mark.interval.as_secs()
-                    ),
-                )
             }
-            Err(Unread::Missing(e)) => e,
-            Err(Unread::Failed(e)) => {
+            Err(unread) => unread,
+        };
+        let why = match unread {
+            Unread::Missing(e) => e,
+            Unread::Failed(e) => {
                 let held = self
                     .inner
                     .regions
@@ -126,9 +157,21 @@ impl Resolver {
             ))
         };
         let (latest, latest_time) = Beat::decode(&body, region).map_err(|e| refuse(e.0))?;
+        self.check_time(latest_time).map_err(refuse)?;
+        let account = self.inner.account.get().map(String::as_str);
+        if let (Some(mine), Some(theirs)) = (account, latest.account.as_deref())
+            && mine != theirs
+        {
+            return Err(refuse(format!(
+                "the heartbeat is for account {theirs}, this reader is in account {mine}"
+            )));
+        }
         let mut mark = match held {
             Some(held) if held.content_hash == latest.content_hash => held,
-            held => self.fetch_content(published, region, held, beat).await?,
+            held => {
+                self.fetch_content(published, region, held, beat, (&latest, latest_time))
+                    .await?
+            }
         };
         if mark.content_hash == latest.content_hash {
             mark.data_time = latest_time;
@@ -141,13 +184,16 @@ impl Resolver {
         Ok(mark)
     }
 
-    /// The snapshot object, when the heartbeat names content the reader does not hold.
+    /// The snapshot object, when the heartbeat (`latest`, listed at its time) names content the
+    /// reader does not hold. An object with other content is used only if it was listed no
+    /// earlier than the heartbeat's listing, and only for the heartbeat's account.
     async fn fetch_content(
         &self,
         published: &Published,
         region: &str,
         held: Option<Mark>,
         beat: &Heartbeat,
+        (latest, latest_time): (&Beat, SystemTime),
     ) -> Result<Mark, Unread> {
         let key = published.url.snapshot_key(region);
         let refuse = |why: String| {
@@ -171,10 +217,30 @@ impl Resolver {
             }
         };
         let owned_region = region.to_owned();
-        let decoded = crate::build::off_the_request_threads(body.len() / 400, move || decode(&body, &owned_region))
-            .await
-            .map_err(Unread::Failed)?
-            .map_err(|e| refuse(e.0))?;
+        let account = self.inner.account.get().cloned();
+        let decoded = crate::build::off_the_request_threads(body.len() / 400, move || {
+            decode(&body, &owned_region, account.as_deref())
+        })
+        .await
+        .map_err(Unread::Failed)?
+        .map_err(|e| refuse(e.0))?;
+        self.check_time(decoded.listing_started).map_err(refuse)?;
+        if let (Some(object), Some(heartbeat)) = (decoded.account.as_deref(), latest.account.as_deref())
+            && object != heartbeat
+        {
+            return Err(refuse(format!(
+                "the object is for account {object}, its heartbeat for account {heartbeat}"
+            )));
+        }
+        if decoded.content_hash != latest.content_hash && decoded.listing_started < latest_time {
+            return Err(refuse(format!(
+                "it holds {} listed at {}, but the newer heartbeat names {} listed at {}: the object and the heartbeat disagree until the publisher rewrites the object",
+                decoded.content_hash,
+                format_time(decoded.listing_started),
+                latest.content_hash,
+                format_time(latest_time)
+            )));
+        }
         tracing::info!(region, profiles = decoded.snapshot.len(), hash = %decoded.content_hash, "read a published snapshot");
         Ok(Mark {
             beat_etag: String::new(),
@@ -199,6 +265,22 @@ impl Resolver {
         let fetched = published.store.get(key, if_none_match).await.map_err(Unread::Failed)?;
         beat.beat();
         Ok(fetched)
+    }
+}
+
+impl Resolver {
+    /// Refuses a listing time more than [`MAX_CLOCK_SKEW`] ahead of this reader's clock.
+    fn check_time(&self, listed: SystemTime) -> Result<(), String> {
+        let now = self.inner.clock.now();
+        match listed.duration_since(now) {
+            Ok(ahead) if ahead > MAX_CLOCK_SKEW => Err(format!(
+                "its listing time {} is {} s ahead of this reader's clock, more than the {} s allowed: is the publisher's clock wrong?",
+                format_time(listed),
+                ahead.as_secs(),
+                MAX_CLOCK_SKEW.as_secs()
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -52,6 +52,7 @@ impl World {
             upstream_timeout: TIMEOUT,
             snapshot_url: None,
             snapshot_fallback: crate::config::Fallback::Direct,
+            account: None,
         };
         let sources = Sources {
             tags: source.clone(),

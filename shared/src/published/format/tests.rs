@@ -49,7 +49,7 @@ fn started() -> SystemTime {
 fn a_snapshot_reads_back_as_written_with_its_listing_time() {
     let original = snapshot();
     let encoded = encode(&original, REGION, Some("123456789012"), started());
-    let decoded = decode(&encoded.body, REGION).unwrap();
+    let decoded = decode(&encoded.body, REGION, None).unwrap();
     assert_eq!(decoded.snapshot.profiles(), original.profiles());
     assert_eq!(decoded.listing_started, started());
     assert_eq!(decoded.content_hash, encoded.content_hash);
@@ -65,7 +65,7 @@ fn the_same_profiles_hash_the_same_whenever_they_are_listed() {
 }
 
 fn refusal(bytes: &[u8], region: &str) -> String {
-    decode(bytes, region).unwrap_err().0
+    decode(bytes, region, None).unwrap_err().0
 }
 
 #[test]
@@ -133,6 +133,7 @@ fn a_heartbeat_reads_back_and_refuses_another_region() {
         listing_started_at: format_time(started()),
         published_at: format_time(started()),
         content_hash: "sha256:00".into(),
+        content_etag: Some("\"e1\"".into()),
         profile_count: 0,
         interval_seconds: 300,
     };
@@ -153,9 +154,29 @@ fn a_tag_given_twice_keeps_its_last_value_and_escaped_strings_are_decoded() {
         format_time(started()),
         hash(profiles.as_bytes())
     );
-    let decoded = decode(body.as_bytes(), REGION).unwrap();
+    let decoded = decode(body.as_bytes(), REGION, None).unwrap();
     let p = &decoded.snapshot.profiles()[0];
     let tags: Vec<(&str, &str)> = p.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
     assert_eq!(tags, [("app", "café"), ("tenant", "globex")]);
     assert_eq!(p.status.as_deref(), Some("ACTIVE"));
+}
+
+#[test]
+fn a_reader_pinned_to_its_account_refuses_another_accounts_object_whole() {
+    let mine = Some("123456789012");
+    let named = encode(&snapshot(), REGION, Some("123456789012"), started());
+    assert!(decode(&named.body, REGION, mine).is_ok());
+    let why = decode(&named.body, REGION, Some("210987654321")).unwrap_err().0;
+    assert!(
+        why.contains("account 123456789012") && why.contains("210987654321"),
+        "{why}"
+    );
+    // A document that names no account is checked against the reader's through its ARNs.
+    let unnamed = encode(&snapshot(), REGION, None, started());
+    assert!(decode(&unnamed.body, REGION, mine).is_ok());
+    let why = decode(&unnamed.body, REGION, Some("210987654321")).unwrap_err().0;
+    assert!(
+        why.contains("is not in region us-east-1 of account 210987654321"),
+        "{why}"
+    );
 }

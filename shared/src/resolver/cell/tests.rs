@@ -180,3 +180,15 @@ fn a_throttle_before_a_freeze_keeps_its_backoff() {
     cell.thaw(1, None);
     assert!(start_in(&cell, &clock, 1).is_none());
 }
+
+#[test]
+fn a_wall_clock_stepped_back_does_not_keep_a_wedged_refresh_alive() {
+    let (cell, clock) = (Cell::<u32>::default(), MockClock::default());
+    start(&cell, &clock).unwrap();
+    // No progress for longer than STUCK on the monotonic clock, while the wall clock was set
+    // back an hour: the refresh is not alive, and a new one may start.
+    clock.advance(STUCK + Duration::from_secs(1));
+    clock.rewind(Duration::from_secs(3600));
+    assert!(!cell.has_live_refresh(&clock.stamp(), STUCK));
+    assert!(start(&cell, &clock).is_some(), "superseded");
+}

@@ -50,7 +50,11 @@ fn snapshot(profiles: &[(String, String)]) -> Snapshot {
 
 impl Fleet {
     fn new(fallback: Fallback) -> Self {
-        let store = Arc::new(MemoryStore::default());
+        Self::over(fallback, Arc::new(MemoryStore::default()), MockClock::default())
+    }
+
+    /// A reader of `store`, on `clock`.
+    fn over(fallback: Fallback, store: Arc<MemoryStore>, clock: MockClock) -> Self {
         let source = Arc::new(MemorySource::default());
         let direct = profiles("direct-build");
         source.set_region(
@@ -73,7 +77,6 @@ impl Fleet {
                 })
                 .collect(),
         );
-        let clock = MockClock::default();
         let url = SnapshotUrl::parse("s3://fleet-bucket/snapshots/").unwrap();
         let config = EngineConfig {
             home_region: REGION.into(),
@@ -84,6 +87,7 @@ impl Fleet {
             upstream_timeout: Duration::from_secs(2),
             snapshot_url: Some(url.clone()),
             snapshot_fallback: fallback,
+            account: None,
         };
         let sources = Sources {
             tags: source.clone(),
@@ -108,7 +112,11 @@ impl Fleet {
     /// Publishes as the publisher does: the snapshot only when its content changed, the heartbeat
     /// always, with a listing that started `ago` before now.
     fn publish(&self, profiles: &[(String, String)], ago: Duration) {
-        let started = self.clock.now() - ago;
+        self.publish_at(profiles, self.clock.now() - ago);
+    }
+
+    /// As [`Fleet::publish`], with a listing that started at `started`, by the publisher's clock.
+    fn publish_at(&self, profiles: &[(String, String)], started: std::time::SystemTime) {
         let encoded = encode(&snapshot(profiles), REGION, Some("123456789012"), started);
         let beat_key = self.url.heartbeat_key(REGION);
         let current = self.store.body(&beat_key).and_then(|b| Beat::decode(&b, REGION).ok());
@@ -122,6 +130,7 @@ impl Fleet {
             listing_started_at: format_time(started),
             published_at: format_time(self.clock.now()),
             content_hash: encoded.content_hash,
+            content_etag: None,
             profile_count: encoded.profile_count,
             interval_seconds: INTERVAL.as_secs(),
         };
@@ -305,3 +314,5 @@ async fn s3_down_keeps_the_held_snapshot_serving_stale_if_error() {
     assert_eq!((tenant.as_str(), r.cache), ("globex", CacheState::Stale));
     assert_eq!(f.source.calls(Operation::GetResources), 0);
 }
+
+mod integrity;
