@@ -89,7 +89,7 @@ fn published(c: &mut Criterion) {
         .body;
         eprintln!("read_published_snapshot/{n}: {} bytes", body.len());
         group.bench_with_input(BenchmarkId::from_parameter(n), &body, |b, body| {
-            b.iter(|| black_box(decode(black_box(body), "us-east-1").unwrap()))
+            b.iter(|| black_box(decode(black_box(body), "us-east-1", None).unwrap()))
         });
     }
     group.finish();
