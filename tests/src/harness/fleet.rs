@@ -100,15 +100,20 @@ pub struct CountingProxy {
     /// `http://127.0.0.1:PORT`
     pub url: String,
     log: Log,
+    failing: Failing,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// The path suffix whose PUTs fail, if any.
+type Failing = Arc<Mutex<Option<String>>>;
 
 #[derive(Clone)]
 struct Forward {
     upstream: String,
     client: Client<HttpConnector, Body>,
     log: Log,
+    failing: Failing,
 }
 
 impl CountingProxy {
@@ -121,16 +126,19 @@ impl CountingProxy {
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
         let log = Log::default();
+        let failing = Failing::default();
         let forward = Forward {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: Client::builder(TokioExecutor::new()).build_http(),
             log: log.clone(),
+            failing: failing.clone(),
         };
         let app = Router::new().fallback(proxy).with_state(forward);
         let (stop, thread) = serve(listener, app);
         Ok(Self {
             url,
             log,
+            failing,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -150,6 +158,12 @@ impl CountingProxy {
                 .count()
         };
         (of(200), of(304))
+    }
+
+    /// Answers every PUT of a path ending in `suffix` with S3's `503 SlowDown`, without
+    /// forwarding it (`None`: forward everything again).
+    pub fn fail_puts(&self, suffix: Option<&str>) {
+        *self.failing.lock() = suffix.map(str::to_owned);
     }
 
     /// Forgets what it saw.
@@ -177,6 +191,16 @@ async fn proxy(State(f): State<Forward>, req: Request) -> Response {
     };
     parts.uri = uri;
     let method = parts.method.to_string();
+    let failing = f.failing.lock().clone();
+    if method == "PUT" && failing.is_some_and(|suffix| path.split('?').next().unwrap_or("").ends_with(&suffix)) {
+        f.log.lock().push(Seen {
+            method,
+            path: path.split('?').next().unwrap_or("").to_owned(),
+            status: 503,
+        });
+        let body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
     match f.client.request(Request::from_parts(parts, body)).await {
         Ok(resp) => {
             f.log.lock().push(Seen {

@@ -6,6 +6,7 @@
 // A test that cannot set up its world should fail loudly, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod integrity;
 mod publisher;
 mod readers;
 mod simulation;
