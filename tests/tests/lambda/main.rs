@@ -5,6 +5,7 @@
 // A test that cannot set up its world should fail loudly, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bounds;
 mod helpers;
 
 use harness::harness::fixtures;
