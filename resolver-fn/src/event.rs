@@ -149,6 +149,17 @@ fn too_large() -> ApiError {
     )
 }
 
+/// The first `tag:` parameter of an ALB event without a value: an ALB sends `tag:k` (any value)
+/// and `tag:k=` (the empty value) alike, so such a GET could mean either query.
+pub fn alb_valueless_tag(event: &Value) -> Option<String> {
+    pairs(event).into_iter().find_map(|(k, v)| {
+        let key = percent_encoding::percent_decode_str(&k)
+            .decode_utf8_lossy()
+            .into_owned();
+        (key.starts_with("tag:") && v.is_none_or(|v| v.is_empty())).then_some(key)
+    })
+}
+
 /// Decoded pairs (API Gateway REST) back in their percent-encoded form.
 pub fn encode_params(pairs: &[(String, Option<String>)]) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};

@@ -167,6 +167,18 @@ impl App {
                      use POST /v1/resolve, or turn on multi-value headers for the target group",
                 ));
             }
+            Route::ResolveGet if matches!(flavor, Flavor::Alb { .. }) && event::alb_valueless_tag(value).is_some() => {
+                let key = event::alb_valueless_tag(value).unwrap_or_default();
+                return Err(ApiError::invalid(
+                    key.clone(),
+                    format!(
+                        "an ALB sends {key} and {key}= alike, so this GET could mean any value or the empty value; \
+                         use POST /v1/resolve with \"tags\": {{\"{}\": []}} or {{\"{}\": \"\"}}",
+                        &key[4..],
+                        &key[4..]
+                    ),
+                ));
+            }
             Route::ResolveGet => Call::One(pin(match &request.params {
                 event::Params::Raw(raw) => Query::from_query_string(raw)?,
                 event::Params::Decoded(pairs) => Query::from_params(pairs.iter().map(|(k, v)| (k, v.as_ref())))?,

@@ -13,7 +13,7 @@ use shared::clock::MockClock;
 use shared::config::EngineConfig;
 use shared::resolver::Resolver;
 use shared::source::memory::MemorySource;
-use shared::source::{CatalogEntry, TaggedResource};
+use shared::source::{CatalogEntry, FailureKind, Operation, TaggedResource};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +44,11 @@ struct World {
 }
 
 fn world(tenancy: Option<Tenancy>) -> World {
+    world_with(tenancy, false)
+}
+
+/// As [`world`]; with `failing_routes`, routes are on and every read of them fails.
+fn world_with(tenancy: Option<Tenancy>, failing_routes: bool) -> World {
     let source = Arc::new(MemorySource::default());
     let rows = [
         ("p1", "acme", "chat"),
@@ -70,16 +75,19 @@ fn world(tenancy: Option<Tenancy>) -> World {
         regions: vec!["us-east-1".into()],
         ttl: Duration::from_secs(60),
         max_stale: Duration::from_secs(3600),
-        ssm_prefix: None,
+        ssm_prefix: failing_routes.then(|| "/routes/".to_owned()),
         upstream_timeout: Duration::from_millis(500),
         snapshot_url: None,
         snapshot_fallback: shared::config::Fallback::Direct,
         account: None,
     };
+    if failing_routes {
+        source.fail(Operation::GetParametersByPath, Some(FailureKind::Unavailable));
+    }
     let sources = Sources {
         tags: source.clone(),
-        catalog: source,
-        routes: None,
+        catalog: source.clone(),
+        routes: failing_routes.then(|| source as Arc<dyn shared::source::RouteSource>),
         published: None,
     };
     let local = Resolver::new(engine.clone(), sources, Arc::new(MockClock::default()), Arc::default());
@@ -443,6 +451,11 @@ async fn under_tenant_isolation_another_tenants_profile_looks_unknown() {
         unknown["error"]["message"].as_str().unwrap().replace(&arn("nope"), "X"),
         "another tenant's profile and an unknown one cannot be told apart"
     );
+    // Not even while the routes, which an unknown profile falls through to, cannot be read.
+    let w = world_with(tenancy(), true);
+    let (other, _, _) = http(&w.app, &lookup("p1")).await;
+    let (unknown, body, _) = http(&w.app, &lookup("nope")).await;
+    assert_eq!((other, unknown), (404, 404), "{body}");
 }
 
 #[tokio::test]
@@ -546,5 +559,6 @@ async fn each_invocation_writes_one_emf_line() {
     assert!(lines[1]["ResolveLatency"].as_f64().unwrap() >= 0.0);
 }
 
+mod alb;
 mod bounds;
 mod hop;
