@@ -87,7 +87,7 @@ fn world_with(tenancy: Option<Tenancy>, failing_routes: bool) -> World {
     let sources = Sources {
         tags: source.clone(),
         catalog: source.clone(),
-        routes: failing_routes.then(|| source as Arc<dyn shared::source::RouteSource>),
+        routes: failing_routes.then_some(source as Arc<dyn shared::source::RouteSource>),
         published: None,
     };
     let local = Resolver::new(engine.clone(), sources, Arc::new(MockClock::default()), Arc::default());
