@@ -145,7 +145,7 @@ class PythonClient(unittest.TestCase):
 class ErrorMapping(unittest.TestCase):
     CODES = {"InvalidQuery": 400, "Unauthorized": 401, "Forbidden": 403, "NoMatch": 404, "NotFound": 404,
              "MethodNotAllowed": 405, "RequestTimeout": 408, "AmbiguousMatch": 409, "PayloadTooLarge": 413,
-             "UriTooLong": 414, "TooManyRequests": 429, "HeadersTooLarge": 431, "UpstreamUnavailable": 503}
+             "TooManyResults": 413, "UriTooLong": 414, "TooManyRequests": 429, "HeadersTooLarge": 431, "UpstreamUnavailable": 503}
 
     def test_every_code_of_the_contract_has_its_own_class(self):
         from profile_resolver.errors import from_body
@@ -155,6 +155,32 @@ class ErrorMapping(unittest.TestCase):
             self.assertEqual((err.code, err.status, str(err)), (code, status, "m"))
         unknown = from_body(500, {"error": {"code": "SomethingNew", "message": "m"}})
         self.assertIs(type(unknown), profile_resolver.ProfileResolverError)
+
+
+class Bounded(unittest.TestCase):
+    """A region of 120 profiles with a long tag each: one broad query fits, 100 copies do not."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator()
+        note = "n" * 250
+        cls.emu.admin("POST", "/seed", {"profiles": [
+            {"region": "us-east-1", "name": f"wide-{i:03}", "model": MODEL, "tags": {"wide": str(i), "note": note}}
+            for i in range(120)]})
+        cls.ext = Extension(cls.emu.url)
+        cls.client = Client(env={"PROFILE_RESOLVER_PORT": str(cls.ext.port), "PROFILE_RESOLVER_TOKEN": TOKEN})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.ext.stop()
+        cls.emu.stop()
+
+    def test_a_batch_over_the_answer_limit_is_too_many_results_with_its_count(self):
+        self.assertEqual(len(self.client.resolve_all({"wide": []})["profiles"]), 120)
+        with self.assertRaises(profile_resolver.TooManyResults) as e:
+            self.client.resolve_batch([{"tags": {"wide": []}, "match": "all"}] * 100)
+        self.assertEqual((e.exception.status, e.exception.count), (413, 12_000))
 
 
 class Flaky(http.server.BaseHTTPRequestHandler):

@@ -76,6 +76,12 @@ export declare class AmbiguousMatch extends ProfileResolverError {
 }
 export declare class PayloadTooLarge extends ProfileResolverError {
 }
+/** The answer (a `match=all` or a whole batch) would be over the resolver's answer limit; nothing
+ * partial is sent. Narrow the query with more tags, or split the batch. */
+export declare class TooManyResults extends ProfileResolverError {
+    /** How many profiles the refused answer held. */
+    get count(): number;
+}
 export declare class UriTooLong extends ProfileResolverError {
 }
 export declare class HeadersTooLarge extends ProfileResolverError {

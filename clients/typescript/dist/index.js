@@ -45,6 +45,14 @@ export class AmbiguousMatch extends ProfileResolverError {
 }
 export class PayloadTooLarge extends ProfileResolverError {
 }
+/** The answer (a `match=all` or a whole batch) would be over the resolver's answer limit; nothing
+ * partial is sent. Narrow the query with more tags, or split the batch. */
+export class TooManyResults extends ProfileResolverError {
+    /** How many profiles the refused answer held. */
+    get count() {
+        return this.detail.count ?? 0;
+    }
+}
 export class UriTooLong extends ProfileResolverError {
 }
 export class HeadersTooLarge extends ProfileResolverError {
@@ -59,7 +67,8 @@ export class UpstreamUnavailable extends ProfileResolverError {
 }
 const ERRORS = {
     InvalidQuery, Unauthorized, Forbidden, NoMatch, NotFound, MethodNotAllowed, RequestTimeout,
-    AmbiguousMatch, PayloadTooLarge, UriTooLong, HeadersTooLarge, TooManyRequests, UpstreamUnavailable,
+    AmbiguousMatch, PayloadTooLarge, TooManyResults, UriTooLong, HeadersTooLarge, TooManyRequests,
+    UpstreamUnavailable,
 };
 /** The exception for an error body `{"error": {...}}` answered with `status`. */
 export function errorFrom(status, body) {

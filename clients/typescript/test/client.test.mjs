@@ -130,7 +130,7 @@ test("every error code maps to its class", async () => {
 
 test("every code of the contract has its own class", () => {
   const codes = { InvalidQuery: 400, Unauthorized: 401, Forbidden: 403, NoMatch: 404, NotFound: 404, MethodNotAllowed: 405,
-    RequestTimeout: 408, AmbiguousMatch: 409, PayloadTooLarge: 413, UriTooLong: 414, TooManyRequests: 429,
+    RequestTimeout: 408, AmbiguousMatch: 409, PayloadTooLarge: 413, TooManyResults: 413, UriTooLong: 414, TooManyRequests: 429,
     HeadersTooLarge: 431, UpstreamUnavailable: 503 };
   for (const [code, status] of Object.entries(codes)) {
     const err = pr.errorFrom(status, { error: { code, message: "m" } });

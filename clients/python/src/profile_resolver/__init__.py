@@ -7,9 +7,9 @@ these tags, and the way back: which model is behind this profile ARN.
 from .client import Client, token_from
 from .errors import (AmbiguousMatch, Forbidden, HeadersTooLarge, InvalidQuery, MethodNotAllowed, NoMatch,
                      NotFound, PayloadTooLarge, ProfileResolverError, RequestTimeout, TooManyRequests,
-                     Unauthorized, UpstreamUnavailable, UriTooLong)
+                     TooManyResults, Unauthorized, UpstreamUnavailable, UriTooLong)
 
 __all__ = ["Client", "token_from", "ProfileResolverError", "InvalidQuery", "Unauthorized", "Forbidden",
            "NoMatch", "NotFound", "MethodNotAllowed", "RequestTimeout", "AmbiguousMatch", "PayloadTooLarge",
-           "UriTooLong", "HeadersTooLarge", "TooManyRequests", "UpstreamUnavailable"]
+           "TooManyResults", "UriTooLong", "HeadersTooLarge", "TooManyRequests", "UpstreamUnavailable"]
 __version__ = "0.1.0"

@@ -82,7 +82,8 @@ class Client:
         """Up to 100 queries (``{"tags": ..., "region": ..., "match": ...}``) at once.
 
         Each result carries its own ``status``; a failed query is ``{"status": 4xx, "error":
-        {...}}`` in place, not an exception.
+        {...}}`` in place, not an exception. A batch whose whole answer would be over the
+        resolver's answer limit raises ``TooManyResults``.
         """
         return list(self._call("POST", "/v1/resolve/batch", {"queries": list(queries)})["results"])
 

@@ -85,6 +85,18 @@ class PayloadTooLarge(ProfileResolverError):
     code = "PayloadTooLarge"
 
 
+class TooManyResults(ProfileResolverError):
+    """413: the answer (a ``match=all`` or a whole batch) would be over the resolver's answer
+    limit; nothing partial is sent. Narrow the query with more tags, or split the batch."""
+
+    code = "TooManyResults"
+
+    @property
+    def count(self) -> int:
+        """How many profiles the refused answer held."""
+        return int(self.body.get("count") or 0)
+
+
 class UriTooLong(ProfileResolverError):
     """414: the request target is too long."""
 
@@ -117,8 +129,8 @@ class UpstreamUnavailable(ProfileResolverError):
 ERRORS: Dict[str, Type[ProfileResolverError]] = {
     cls.code: cls
     for cls in (InvalidQuery, Unauthorized, Forbidden, NoMatch, NotFound, MethodNotAllowed,
-                RequestTimeout, AmbiguousMatch, PayloadTooLarge, UriTooLong, HeadersTooLarge,
-                TooManyRequests, UpstreamUnavailable)
+                RequestTimeout, AmbiguousMatch, PayloadTooLarge, TooManyResults, UriTooLong,
+                HeadersTooLarge, TooManyRequests, UpstreamUnavailable)
     if cls.code is not None
 }
 
