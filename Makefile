@@ -49,7 +49,9 @@ test-ts: build
 	git diff --exit-code -- clients/typescript/dist || (echo "clients/typescript/dist is stale: run npx tsc -p . there" && exit 1)
 	cd clients/typescript && node --test test/
 
+# The last step checks that no suite left a process of this checkout running.
 test: lint doc test-rust test-python test-ts
+	scripts/leftovers.sh
 
 demo: venv
 	@echo "== Building the binaries (the first run compiles the AWS SDK: several minutes)"

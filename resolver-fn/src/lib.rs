@@ -98,8 +98,7 @@ impl App {
         let started = Instant::now();
         self.backend.thawed();
         self.backend.pin_account(&event.context.invoked_function_arn);
-        let until = tokio::time::Instant::now()
-            + shared::clock::time_left(event.context.deadline, SystemTime::now(), DEADLINE_MARGIN);
+        let until = tokio::time::Instant::now() + invoke_budget(event.context.deadline, SystemTime::now());
         let raw = event.payload.get();
         let value: Value = serde_json::from_str(raw).map_err(|e| FnError::from(ApiError::invalid("body", e)))?;
         let (result, outcome) = match event::classify(&value) {
@@ -218,6 +217,23 @@ fn direct_call(raw: &str) -> Result<Call, ApiError> {
 }
 
 /// The error a non-200 reply carries.
+/// Lambda's longest function timeout: the budget of an invoke whose deadline is not a time at
+/// all.
+const NO_DEADLINE_BUDGET: Duration = Duration::from_secs(900);
+
+/// Epoch milliseconds of 2020-01-01: no real deadline is earlier.
+const PLAUSIBLE_DEADLINE_MS: u64 = 1_577_836_800_000;
+
+/// The time an invoke has left, less [`DEADLINE_MARGIN`]. A deadline that is no epoch time
+/// (Lambda always sends one; `cargo lambda watch --only-lambda-apis` sends a relative 600000)
+/// bounds nothing: the extension's own timeout still bounds every call to it.
+fn invoke_budget(deadline_ms: u64, now: SystemTime) -> Duration {
+    if deadline_ms < PLAUSIBLE_DEADLINE_MS {
+        return NO_DEADLINE_BUDGET;
+    }
+    shared::clock::time_left(deadline_ms, now, DEADLINE_MARGIN)
+}
+
 /// An HTTP event's response, serialised once.
 fn http_response(flavor: Flavor, status: u16, body: String) -> Result<Box<RawValue>, FnError> {
     serde_json::value::to_raw_value(&event::http_response(flavor, status, body)).map_err(|e| FnError {

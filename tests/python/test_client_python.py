@@ -29,16 +29,14 @@ def seed():
 class PythonClient(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        # Each process is stopped even when a later step of the set-up fails.
         cls.emu = Emulator()
+        cls.addClassCleanup(cls.emu.stop)
         cls.emu.admin("POST", "/seed", seed())
         cls.ext = Extension(cls.emu.url)
+        cls.addClassCleanup(cls.ext.stop)
         cls.client = Client(env={"PROFILE_RESOLVER_PORT": str(cls.ext.port), "PROFILE_RESOLVER_TOKEN": TOKEN})
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.ext.stop()
-        cls.emu.stop()
+        cls.addClassCleanup(cls.client.close)
 
     def test_the_package_is_the_installed_one(self):
         self.assertIn("site-packages", profile_resolver.__file__)
@@ -162,19 +160,17 @@ class Bounded(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # Each process is stopped even when a later step of the set-up fails.
         cls.emu = Emulator()
+        cls.addClassCleanup(cls.emu.stop)
         note = "n" * 250
         cls.emu.admin("POST", "/seed", {"profiles": [
             {"region": "us-east-1", "name": f"wide-{i:03}", "model": MODEL, "tags": {"wide": str(i), "note": note}}
             for i in range(120)]})
         cls.ext = Extension(cls.emu.url)
+        cls.addClassCleanup(cls.ext.stop)
         cls.client = Client(env={"PROFILE_RESOLVER_PORT": str(cls.ext.port), "PROFILE_RESOLVER_TOKEN": TOKEN})
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.client.close()
-        cls.ext.stop()
-        cls.emu.stop()
+        cls.addClassCleanup(cls.client.close)
 
     def test_a_batch_over_the_answer_limit_is_too_many_results_with_its_count(self):
         self.assertEqual(len(self.client.resolve_all({"wide": []})["profiles"]), 120)

@@ -127,3 +127,15 @@ async fn the_extension_is_given_no_more_than_the_invoke_has_left() {
     );
     held.abort();
 }
+
+#[test]
+fn a_deadline_that_is_no_epoch_time_bounds_nothing_and_a_real_one_bounds_the_invoke() {
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(1_800_000_000_000);
+    assert_eq!(crate::invoke_budget(600_000, now), Duration::from_secs(900));
+    assert_eq!(crate::invoke_budget(0, now), Duration::from_secs(900));
+    assert_eq!(
+        crate::invoke_budget(1_800_000_002_000, now),
+        Duration::from_millis(2000) - crate::DEADLINE_MARGIN
+    );
+    assert_eq!(crate::invoke_budget(1_799_999_999_000, now), Duration::ZERO, "passed");
+}

@@ -557,7 +557,7 @@ pub async fn whole_path(
     let section = "2. whole path under cargo lambda watch";
     let mut env = engine_env(&emu.url, "3600");
     env.push(("PROFILE_RESOLVER_EXTENSION_URL".into(), ext.url.clone()));
-    let watch = LambdaWatch::start_with(scratch, &env, !opts.smoke)?;
+    let watch = LambdaWatch::start_functions(scratch, &env, !opts.smoke, &["noop-fn", "resolver-fn"])?;
     let body = query_body(opts.profiles / 2);
     let invoke = |name: &str| -> anyhow::Result<Duration> {
         let t = Instant::now();
@@ -573,7 +573,7 @@ pub async fn whole_path(
         }
         Ok(t.elapsed())
     };
-    // The first invoke of each builds and starts it.
+    // The first invoke of each reaches it once it polls.
     for name in ["noop-fn", "resolver-fn"] {
         eventually(Duration::from_secs(900), || invoke(name).ok())
             .with_context(|| format!("{name} never answered: {}", watch.output()))?;

@@ -1,8 +1,12 @@
-//! The Lambda side of the stack: `cargo lambda watch` as the Runtime and Extensions API emulator
-//! (it runs `resolver-fn` on the first invoke), the real `cache-extension` attached to it, and
-//! `cargo lambda invoke` as the client.
+//! The Lambda side of the stack: `cargo lambda watch --only-lambda-apis` as the Runtime and
+//! Extensions API emulator, the prebuilt `resolver-fn` polling it, the real `cache-extension`
+//! attached to it, and `cargo lambda invoke` as the client.
+//!
+//! Watch never builds anything here: left to itself it runs `cargo run` in this workspace with
+//! another feature set than the test build's, into the same target directory, and a build it
+//! starts can outlive the watch process a test stops. The suites run the binaries `make` built.
 
-use super::{Proc, free_port, http, venv_tool, wait_serving, workspace_root};
+use super::{Proc, binary, free_port, http, venv_tool, wait_serving, workspace_root};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::fs;
@@ -41,11 +45,14 @@ impl Drop for Scratch {
     }
 }
 
-/// `cargo lambda watch` on a free port.
+/// `cargo lambda watch` on a free port, serving the Lambda APIs only, and `resolver-fn` run
+/// from the workspace's own build against it.
 #[derive(Debug)]
 pub struct LambdaWatch {
     /// Its process.
     pub proc: Proc,
+    /// The functions' processes.
+    pub functions: Vec<Proc>,
     /// The invoke port.
     pub port: u16,
     /// Where its output (and the function's) goes.
@@ -53,7 +60,7 @@ pub struct LambdaWatch {
 }
 
 impl LambdaWatch {
-    /// Starts it with the function's environment. `env` is written to an env file.
+    /// Starts it with the function's environment.
     ///
     /// # Errors
     /// When it does not come up within 60 s.
@@ -61,14 +68,26 @@ impl LambdaWatch {
         Self::start_with(scratch, env, false)
     }
 
-    /// As [`LambdaWatch::start`]; `release` builds and runs functions in release mode.
+    /// As [`LambdaWatch::start`]; `release` runs the release build of the function
+    /// (`target/release/resolver-fn`, which must exist) instead of the debug one.
     ///
     /// # Errors
-    /// When it does not come up within 60 s.
+    /// When it does not come up within 60 s, or the function's binary is missing.
     pub fn start_with(scratch: &Scratch, env: &[(String, String)], release: bool) -> anyhow::Result<Self> {
-        let env_file = scratch.path("function.env");
-        let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-        fs::write(&env_file, text)?;
+        Self::start_functions(scratch, env, release, &["resolver-fn"])
+    }
+
+    /// As [`LambdaWatch::start_with`], running each of the workspace's binaries `functions` as
+    /// a function of its name, all with `env`.
+    ///
+    /// # Errors
+    /// When it does not come up within 60 s, or a function's binary is missing.
+    pub fn start_functions(
+        scratch: &Scratch,
+        env: &[(String, String)],
+        release: bool,
+        functions: &[&str],
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
         let log = scratch.path("watch.log");
         let out = fs::File::create(&log)?;
@@ -76,26 +95,24 @@ impl LambdaWatch {
             .args([
                 "lambda",
                 "watch",
-                "--ignore-changes",
+                "--only-lambda-apis",
                 "-A",
                 "127.0.0.1",
                 "-P",
                 &port.to_string(),
-                "--env-file",
             ])
-            .arg(&env_file)
-            .args(release.then_some("--release"))
             .current_dir(workspace_root())
             .stdout(out.try_clone()?)
-            .stderr(out)
+            .stderr(out.try_clone()?)
             .stdin(Stdio::null())
             .spawn()
             .context("spawning cargo lambda watch (run `make venv`)")?;
         let proc = Proc::new(child, "cargo-lambda-watch");
         let base = format!("http://127.0.0.1:{port}");
-        // Any HTTP answer means the runtime server is up.
+        // Any HTTP answer means the runtime server is up (an extension's `next` without an id is
+        // answered at once; `/` would wait for an invoke).
         let start = Instant::now();
-        while http::get(&base, "/").is_err() {
+        while http::get(&base, "/.rt/2020-01-01/extension/event/next").is_err() {
             if start.elapsed() > Duration::from_secs(60) {
                 bail!(
                     "cargo lambda watch did not start: {}",
@@ -104,19 +121,40 @@ impl LambdaWatch {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(Self { proc, port, log })
+        let mut procs = Vec::new();
+        for name in functions {
+            let exe = if release {
+                workspace_root().join("target/release").join(name)
+            } else {
+                binary(name)
+            };
+            if !exe.exists() {
+                bail!("{} is missing: build the workspace's binaries first", exe.display());
+            }
+            let child = Command::new(&exe)
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .env("AWS_LAMBDA_RUNTIME_API", format!("{base}/.rt/{name}"))
+                .env("AWS_LAMBDA_FUNCTION_NAME", name)
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+                .stdout(out.try_clone()?)
+                .stderr(out.try_clone()?)
+                .stdin(Stdio::null())
+                .spawn()
+                .with_context(|| format!("spawning {}", exe.display()))?;
+            procs.push(Proc::new(child, name));
+        }
+        Ok(Self {
+            proc,
+            functions: procs,
+            port,
+            log,
+        })
     }
 
     /// `AWS_LAMBDA_RUNTIME_API` for extensions.
     pub fn runtime_api(&self) -> String {
         format!("http://127.0.0.1:{}/.rt", self.port)
-    }
-
-    /// Sends SIGINT, as a developer's Ctrl-C: watch stops the function and sends SHUTDOWN.
-    pub fn interrupt(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.proc.pid().to_string()])
-            .status();
     }
 
     /// What watch and the function printed so far.

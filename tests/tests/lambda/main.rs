@@ -21,8 +21,8 @@ fn acme_chat() -> Value {
 }
 
 #[test]
-fn the_extension_registers_serves_before_any_invoke_and_stops_within_the_shutdown_budget() {
-    let mut stack = Stack::start("lifecycle", "60", 0, |_| {});
+fn the_extension_registers_serves_before_any_invoke_and_the_function_asks_it() {
+    let stack = Stack::start("lifecycle", "60", 0, |_| {});
     assert!(
         eventually(Duration::from_secs(10), || stack
             .ext
@@ -45,21 +45,14 @@ fn the_extension_registers_serves_before_any_invoke_and_stops_within_the_shutdow
     assert_eq!(answer["profile"]["arn"], arn("acmechat0001"));
     assert!(
         stack.watch.output().contains(r#""Via":"extension""#),
-        "the function asked the extension"
+        "the function asked the extension: {}",
+        stack.watch.output()
     );
 
-    // As Lambda does, shut down once the extension is back in /next after the invoke (after
-    // init and after the invoke: two waits).
+    // After the invoke, the extension is back in /next. (SHUTDOWN and its 2 s budget are the
+    // freeze-cycle suite's: `cargo lambda watch --only-lambda-apis` sends none when stopped.)
     let parked = || stack.ext.logs().matches("waiting for the next event").count() >= 2;
     assert!(eventually(Duration::from_secs(10), || parked().then_some(())).is_some());
-    stack.watch.interrupt();
-    let (took, success) = stack
-        .ext
-        .wait_exit(Duration::from_secs(5))
-        .expect("the extension exits after SHUTDOWN");
-    assert!(success, "{}", stack.ext.logs());
-    assert!(took < Duration::from_secs(2), "SHUTDOWN took {took:?}");
-    assert!(stack.ext.logs().contains("shutdown"));
 }
 
 #[test]

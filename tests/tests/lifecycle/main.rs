@@ -183,7 +183,7 @@ fn under_the_freeze_cycle_a_retag_is_seen_within_a_few_invokes_and_no_answer_cla
 }
 
 #[test]
-fn the_first_invoke_after_init_is_answered_from_the_load_finished_during_init() {
+fn the_first_invoke_after_init_is_answered_from_the_load_finished_during_init_and_shutdown_takes_under_2_s() {
     let mut sb = Sandbox::start("freeze-init");
     std::thread::sleep(FROZEN);
     sb.lambda.invoke(Duration::from_secs(30)).unwrap();
@@ -196,7 +196,15 @@ fn the_first_invoke_after_init_is_answered_from_the_load_finished_during_init() 
     );
     sb.lambda.freeze(sb.ext.proc.pid(), BACK_IN_NEXT).unwrap();
     sb.lambda.shutdown().unwrap();
-    assert!(sb.ext.wait_exit(Duration::from_secs(5)).is_some_and(|(_, ok)| ok));
+    let (took, ok) = sb
+        .ext
+        .wait_exit(Duration::from_secs(5))
+        .expect("it exits after SHUTDOWN");
+    assert!(ok, "{}", sb.ext.logs());
+    assert!(
+        took < Duration::from_secs(2),
+        "SHUTDOWN took {took:?}, over its 2 s budget"
+    );
     // Metrics: one EMF line at the first invoke (none emitted yet) and one at SHUTDOWN.
     let emf: Vec<Value> = sb
         .ext
