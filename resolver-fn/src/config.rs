@@ -15,6 +15,9 @@ pub const TENANT_TAG: &str = "PROFILE_RESOLVER_TENANT_TAG";
 /// `PROFILE_RESOLVER_TENANT_CLAIM`
 pub const TENANT_CLAIM: &str = "PROFILE_RESOLVER_TENANT_CLAIM";
 
+/// The tenant tag under Lambda's tenant isolation mode when `PROFILE_RESOLVER_TENANT_TAG` is unset.
+pub const DEFAULT_TENANT_TAG: &str = "tenant";
+
 /// Tenant isolation: the tag forced from the claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenancy {
@@ -35,8 +38,11 @@ pub struct Config {
     pub extension_timeout: Duration,
     /// The token the extension wants.
     pub token: Option<String>,
-    /// Tenant isolation, when both variables are set.
+    /// Tenant isolation from claims, when both variables are set.
     pub tenancy: Option<Tenancy>,
+    /// The tag forced to the invoke's tenant id under Lambda's tenant isolation mode:
+    /// `PROFILE_RESOLVER_TENANT_TAG`, else `tenant`.
+    pub tenant_tag: String,
     /// The function name, a metric dimension.
     pub function_name: String,
     /// Logging.
@@ -52,6 +58,7 @@ impl fmt::Debug for Config {
             .field("extension_timeout", &self.extension_timeout)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("tenancy", &self.tenancy)
+            .field("tenant_tag", &self.tenant_tag)
             .finish_non_exhaustive()
     }
 }
@@ -92,19 +99,16 @@ impl Config {
         if !(1..=60_000).contains(&ms) {
             return Err(ConfigError::new(EXTENSION_TIMEOUT_MS, "milliseconds from 1 to 60000"));
         }
-        let tenancy = match (
-            lookup(TENANT_TAG).filter(|s| !s.is_empty()),
-            lookup(TENANT_CLAIM).filter(|s| !s.is_empty()),
-        ) {
-            (Some(tag), Some(claim)) if tag.chars().count() <= 128 => Some(Tenancy { tag, claim }),
-            (Some(_), Some(_)) => return Err(ConfigError::new(TENANT_TAG, "a tag key of 1 to 128 characters")),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    TENANT_CLAIM,
-                    "a claim name, set together with PROFILE_RESOLVER_TENANT_TAG",
-                ));
-            }
+        let tag = lookup(TENANT_TAG).filter(|s| !s.is_empty());
+        if tag.as_ref().is_some_and(|t| t.chars().count() > 128) {
+            return Err(ConfigError::new(TENANT_TAG, "a tag key of 1 to 128 characters"));
+        }
+        let tenant_tag = tag.clone().unwrap_or_else(|| DEFAULT_TENANT_TAG.to_owned());
+        // The tag alone serves Lambda's tenant isolation mode (the tenant id comes with each
+        // invoke); claims need both.
+        let tenancy = match (tag, lookup(TENANT_CLAIM).filter(|s| !s.is_empty())) {
+            (Some(tag), Some(claim)) => Some(Tenancy { tag, claim }),
+            (_, None) => None,
             (None, Some(_)) => {
                 return Err(ConfigError::new(
                     TENANT_TAG,
@@ -118,6 +122,7 @@ impl Config {
             extension_timeout: Duration::from_millis(ms),
             token: shared::config::token(&lookup),
             tenancy,
+            tenant_tag,
             function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "resolver-fn".to_owned()),
             log,
         })
@@ -183,16 +188,19 @@ mod tests {
     }
 
     #[test]
-    fn tenant_isolation_needs_both_variables() {
-        let c = config(&[(TENANT_TAG, "tenant"), (TENANT_CLAIM, "custom:tenant")]).unwrap();
+    fn tenant_isolation_from_claims_needs_both_variables_and_the_tag_alone_names_the_tenant_id_tag() {
+        let c = config(&[(TENANT_TAG, "org"), (TENANT_CLAIM, "custom:tenant")]).unwrap();
         assert_eq!(
             c.tenancy,
             Some(Tenancy {
-                tag: "tenant".into(),
+                tag: "org".into(),
                 claim: "custom:tenant".into()
             })
         );
-        assert_eq!(config(&[(TENANT_TAG, "tenant")]).unwrap_err().variable, TENANT_CLAIM);
+        assert_eq!(c.tenant_tag, "org");
+        let tag_only = config(&[(TENANT_TAG, "org")]).unwrap();
+        assert_eq!((tag_only.tenancy, tag_only.tenant_tag.as_str()), (None, "org"));
+        assert_eq!(config(&[]).unwrap().tenant_tag, "tenant");
         assert_eq!(config(&[(TENANT_CLAIM, "c")]).unwrap_err().variable, TENANT_TAG);
     }
 

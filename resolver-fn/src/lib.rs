@@ -76,6 +76,7 @@ impl From<FnError> for Diagnostic {
 pub struct App {
     backend: Backend,
     tenancy: Option<Tenancy>,
+    tenant_tag: String,
     metrics: Metrics,
 }
 
@@ -85,6 +86,7 @@ impl App {
         Self {
             backend,
             tenancy: config.tenancy.clone(),
+            tenant_tag: config.tenant_tag.clone(),
             metrics,
         }
     }
@@ -101,17 +103,30 @@ impl App {
         let until = tokio::time::Instant::now() + invoke_budget(event.context.deadline, SystemTime::now());
         let raw = event.payload.get();
         let value: Value = serde_json::from_str(raw).map_err(|e| FnError::from(ApiError::invalid("body", e)))?;
+        // Lambda's tenant isolation mode: set by the invoker, never by the event.
+        let tenant_id = event.context.tenant_id.as_deref().filter(|t| !t.is_empty());
         let (result, outcome) = match event::classify(&value) {
-            Kind::Direct => self.direct(raw, until).await,
-            Kind::Http(flavor) => self.http(&value, flavor, until).await,
+            Kind::Direct => self.direct(raw, until, tenant_id).await,
+            Kind::Http(flavor) => self.http(&value, flavor, until, tenant_id).await,
         };
         self.metrics.emit(&outcome, started.elapsed());
         self.backend.parked();
         result
     }
 
-    async fn direct(&self, raw: &str, until: tokio::time::Instant) -> (Result<Box<RawValue>, FnError>, Outcome) {
-        let call = match direct_call(raw) {
+    /// A direct invoke: trusted (IAM decides who may invoke), except under Lambda's tenant
+    /// isolation mode, where the invoke's tenant id pins every query.
+    async fn direct(
+        &self,
+        raw: &str,
+        until: tokio::time::Instant,
+        tenant_id: Option<&str>,
+    ) -> (Result<Box<RawValue>, FnError>, Outcome) {
+        let pin = tenant_id.map(|id| tenant::Pin {
+            tag: self.tenancy.as_ref().map_or(&self.tenant_tag, |t| &t.tag).clone(),
+            tenant: id.to_owned(),
+        });
+        let call = match direct_call(raw).and_then(|call| pinned(call, pin.as_ref())) {
             Ok(call) => call,
             Err(e) => return (Err(e.clone().into()), refused(&e)),
         };
@@ -134,8 +149,9 @@ impl App {
         value: &Value,
         flavor: Flavor,
         until: tokio::time::Instant,
+        tenant_id: Option<&str>,
     ) -> (Result<Box<RawValue>, FnError>, Outcome) {
-        let call = match self.http_call(value, flavor) {
+        let call = match self.http_call(value, flavor, tenant_id) {
             Ok(call) => call,
             Err(e) => return (http_response(flavor, e.status(), e.to_json()), refused(&e)),
         };
@@ -144,18 +160,15 @@ impl App {
         (http_response(flavor, reply.status, reply.body), outcome)
     }
 
-    fn http_call(&self, value: &Value, flavor: Flavor) -> Result<Call, ApiError> {
+    fn http_call(&self, value: &Value, flavor: Flavor, tenant_id: Option<&str>) -> Result<Call, ApiError> {
         let request = event::http_request(value, flavor)?;
         let route = event::route(&request.method, &request.path)?;
-        let tenant = match &self.tenancy {
-            Some(t) => Some((t, tenant::claim(value, &t.claim).ok_or_else(|| tenant::missing(t))?)),
-            None => None,
-        };
-        let pin = |mut q: Query| -> Result<Query, ApiError> {
-            if let Some((tenancy, id)) = &tenant {
-                tenant::enforce(&mut q, tenancy, id)?;
+        let tenant = tenant::http_pin(value, tenant_id, self.tenancy.as_ref(), &self.tenant_tag)?;
+        let pin = |q: Query| -> Result<Query, ApiError> {
+            match &tenant {
+                Some(p) => p.enforce(q),
+                None => Ok(q),
             }
-            Ok(q)
         };
         Ok(match route {
             Route::ResolveGet if flavor == (Flavor::Alb { multi_value: false }) => {
@@ -189,8 +202,7 @@ impl App {
                     event::Params::Decoded(pairs) => event::encode_params(pairs),
                 };
                 let key = ProfileKey::from_path(&encoded, Some(&query))?;
-                let tenant = tenant.map(|(tenancy, id)| (tenancy.tag.clone(), id));
-                Call::Profile(key, tenant)
+                Call::Profile(key, tenant.map(|p| (p.tag, p.tenant)))
             }
             Route::Batch => Call::Batch(
                 query::parse_batch(&request.body)?
@@ -200,6 +212,22 @@ impl App {
             ),
         })
     }
+}
+
+/// `call` pinned to the caller's tenant, if any: each query, each query of a batch (in place),
+/// and a reverse lookup.
+///
+/// # Errors
+/// `Forbidden` for a single query that names another tenant.
+fn pinned(call: Call, pin: Option<&tenant::Pin>) -> Result<Call, ApiError> {
+    let Some(pin) = pin else {
+        return Ok(call);
+    };
+    Ok(match call {
+        Call::One(q) => Call::One(pin.enforce(q)?),
+        Call::Batch(items) => Call::Batch(items.into_iter().map(|q| q.and_then(|q| pin.enforce(q))).collect()),
+        Call::Profile(key, _) => Call::Profile(key, Some((pin.tag.clone(), pin.tenant.clone()))),
+    })
 }
 
 /// A direct invoke's payload as a call: a batch when it has `queries`, a reverse lookup when it

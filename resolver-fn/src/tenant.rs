@@ -1,5 +1,7 @@
-//! Tenant isolation from authorizer claims: the query's tenant tag is forced to the claim's
-//! value; naming another tenant is 403; no claim is 401. Each query of a batch is checked alone.
+//! Tenant isolation: the query's tenant tag is forced to the caller's tenant, from Lambda's tenant
+//! isolation mode (the invoke's tenant id, set by the invoker) or from an authorizer claim;
+//! naming another tenant is 403; an HTTP request without either, under claim isolation, is 401.
+//! Each query of a batch is checked alone.
 
 use crate::config::Tenancy;
 use serde_json::Value;
@@ -27,22 +29,75 @@ pub fn claim(event: &Value, name: &str) -> Option<String> {
     })
 }
 
-/// Forces the tenant tag of `query` to `tenant`, or refuses a query that names another tenant.
+/// The caller's tenant: the tag its queries are pinned by, and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// The tag key.
+    pub tag: String,
+    /// The tenant.
+    pub tenant: String,
+}
+
+impl Pin {
+    /// Forces the tenant tag of `query` to the tenant, or refuses a query that names another.
+    ///
+    /// # Errors
+    /// `Forbidden` when the query asks for another tenant, several tenants, or any tenant.
+    pub fn enforce(&self, mut query: Query) -> Result<Query, ApiError> {
+        let allowed = ValueFilter::OneOf(vec![self.tenant.clone()]);
+        match query.tags.get(&self.tag) {
+            None => {
+                query.tags.insert(self.tag.clone(), allowed);
+                Ok(query)
+            }
+            Some(filter) if *filter == allowed => Ok(query),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("the query names a {} other than the caller's", self.tag),
+            )),
+        }
+    }
+}
+
+/// The pin of an HTTP event: the invoke's tenant id (Lambda's tenant isolation mode) under
+/// `tenant_tag`, else the claim under `tenancy`, else none.
 ///
 /// # Errors
-/// `Forbidden` when the query asks for another tenant, several tenants, or any tenant.
-pub fn enforce(query: &mut Query, tenancy: &Tenancy, tenant: &str) -> Result<(), ApiError> {
-    let allowed = ValueFilter::OneOf(vec![tenant.to_owned()]);
-    match query.tags.get(&tenancy.tag) {
-        None => {
-            query.tags.insert(tenancy.tag.clone(), allowed);
-            Ok(())
+/// `Unauthorized` under claim isolation without the claim and without a tenant id; `Forbidden`
+/// when both are present and name different tenants.
+pub fn http_pin(
+    event: &Value,
+    tenant_id: Option<&str>,
+    tenancy: Option<&Tenancy>,
+    tenant_tag: &str,
+) -> Result<Option<Pin>, ApiError> {
+    let claimed = tenancy.and_then(|t| claim(event, &t.claim));
+    match (tenant_id, tenancy) {
+        (Some(id), Some(t)) => {
+            if claimed.as_deref().is_some_and(|c| c != id) {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    format!("the {} claim names another tenant than the invoke's tenant id", t.claim),
+                ));
+            }
+            Ok(Some(Pin {
+                tag: t.tag.clone(),
+                tenant: id.to_owned(),
+            }))
         }
-        Some(filter) if *filter == allowed => Ok(()),
-        Some(_) => Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("the query names a {} other than the caller's", tenancy.tag),
-        )),
+        (Some(id), None) => Ok(Some(Pin {
+            tag: tenant_tag.to_owned(),
+            tenant: id.to_owned(),
+        })),
+        (None, Some(t)) => claimed
+            .map(|tenant| {
+                Some(Pin {
+                    tag: t.tag.clone(),
+                    tenant,
+                })
+            })
+            .ok_or_else(|| missing(t)),
+        (None, None) => Ok(None),
     }
 }
 
@@ -59,10 +114,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn tenancy() -> Tenancy {
-        Tenancy {
+    fn pin() -> Pin {
+        Pin {
             tag: "tenant".into(),
-            claim: "custom:tenant".into(),
+            tenant: "acme".into(),
         }
     }
 
@@ -94,15 +149,17 @@ mod tests {
 
     #[test]
     fn a_query_without_the_tenant_tag_gets_the_callers() {
-        let mut query = q(r#"{"tags": {"app": "chat"}}"#);
-        enforce(&mut query, &tenancy(), "acme").unwrap();
+        let query = pin().enforce(q(r#"{"tags": {"app": "chat"}}"#)).unwrap();
         assert_eq!(query.tags["tenant"], ValueFilter::OneOf(vec!["acme".into()]));
     }
 
     #[test]
     fn the_callers_own_tenant_passes() {
-        let mut query = q(r#"{"tags": {"tenant": "acme", "app": "chat"}}"#);
-        assert!(enforce(&mut query, &tenancy(), "acme").is_ok());
+        assert!(
+            pin()
+                .enforce(q(r#"{"tags": {"tenant": "acme", "app": "chat"}}"#))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -112,7 +169,7 @@ mod tests {
             r#"{"tags": {"tenant": ["acme", "globex"]}}"#,
             r#"{"tags": {"tenant": []}}"#,
         ] {
-            let err = enforce(&mut q(body), &tenancy(), "acme").unwrap_err();
+            let err = pin().enforce(q(body)).unwrap_err();
             assert_eq!(err.code, ErrorCode::Forbidden, "{body}");
         }
     }

@@ -116,8 +116,15 @@ async fn invoke(app: &App, payload: &Value) -> Result<Value, FnError> {
 
 /// An invoke whose deadline is `left` from now.
 async fn invoke_within(app: &App, payload: &Value, left: Duration) -> Result<Value, FnError> {
+    invoke_as(app, payload, left, None).await
+}
+
+/// An invoke whose deadline is `left` from now, carrying Lambda's tenant id when given (tenant
+/// isolation mode).
+async fn invoke_as(app: &App, payload: &Value, left: Duration, tenant_id: Option<&str>) -> Result<Value, FnError> {
     let raw = RawValue::from_string(payload.to_string()).unwrap();
     let mut context = Context::default();
+    context.tenant_id = tenant_id.map(str::to_owned);
     context.deadline = (std::time::SystemTime::now() + left)
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -562,3 +569,4 @@ async fn each_invocation_writes_one_emf_line() {
 mod alb;
 mod bounds;
 mod hop;
+mod isolation;

@@ -630,3 +630,5 @@ async fn a_lookup_outside_the_allowed_regions_is_invalid_before_any_call() {
     assert_eq!(err.field.as_deref(), Some("region"));
     assert_eq!(w.tag_calls(), 0);
 }
+
+mod stale;

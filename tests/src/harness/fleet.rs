@@ -244,7 +244,8 @@ pub type Outcome = Result<Value, Value>;
 #[derive(Default)]
 struct Runtime {
     closing: bool,
-    queue: VecDeque<(String, Value)>,
+    /// Request id, payload and Lambda's tenant id (tenant isolation mode), if any.
+    queue: VecDeque<(String, Value, Option<String>)>,
     outcomes: Vec<(String, Outcome)>,
 }
 
@@ -290,8 +291,20 @@ impl FakeRuntime {
     /// # Errors
     /// When it does not answer in time.
     pub fn invoke(&self, payload: Value, timeout: Duration) -> anyhow::Result<Outcome> {
+        self.invoke_as(payload, None, timeout)
+    }
+
+    /// As [`FakeRuntime::invoke`], with `tenant` as Lambda's tenant isolation mode sends it
+    /// (`Lambda-Runtime-Aws-Tenant-Id`).
+    ///
+    /// # Errors
+    /// When it does not answer in time.
+    pub fn invoke_as(&self, payload: Value, tenant: Option<&str>, timeout: Duration) -> anyhow::Result<Outcome> {
         let id = format!("req-{}", fastrand::u64(..));
-        self.state.lock().queue.push_back((id.clone(), payload));
+        self.state
+            .lock()
+            .queue
+            .push_back((id.clone(), payload, tenant.map(str::to_owned)));
         let start = Instant::now();
         while start.elapsed() < timeout {
             {
@@ -328,26 +341,32 @@ async fn next(State(s): State<SharedRuntime>) -> Response {
             }
             s.queue.pop_front()
         };
-        if let Some((id, payload)) = item {
+        if let Some((id, payload, tenant)) = item {
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_millis()
                 + 60_000;
-            return (
-                [
-                    ("lambda-runtime-aws-request-id", id),
-                    ("lambda-runtime-deadline-ms", deadline.to_string()),
-                    (
-                        "lambda-runtime-invoked-function-arn",
-                        "arn:aws:lambda:us-east-1:123456789012:function:snapshot-publisher".to_owned(),
-                    ),
-                    ("lambda-runtime-trace-id", "Root=1-0-0".to_owned()),
-                    ("content-type", "application/json".to_owned()),
-                ],
-                payload.to_string(),
-            )
-                .into_response();
+            let mut headers = vec![
+                ("lambda-runtime-aws-request-id", id),
+                ("lambda-runtime-deadline-ms", deadline.to_string()),
+                (
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:us-east-1:123456789012:function:snapshot-publisher".to_owned(),
+                ),
+                ("lambda-runtime-trace-id", "Root=1-0-0".to_owned()),
+                ("content-type", "application/json".to_owned()),
+            ];
+            if let Some(tenant) = tenant {
+                headers.push(("lambda-runtime-aws-tenant-id", tenant));
+            }
+            let mut response = payload.to_string().into_response();
+            for (name, value) in headers {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            return response;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -7,6 +7,7 @@
 
 mod bounds;
 mod helpers;
+mod isolation;
 
 use harness::harness::fixtures;
 use harness::harness::lambda::{eventually, python};
