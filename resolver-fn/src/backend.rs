@@ -202,16 +202,20 @@ impl Backend {
                 }
             }
         }
+        // A request refused as TooManyResults refuses the whole batch; its count and bytes are
+        // added to the rest's, so that the count is the whole batch's, as the engine here gives.
+        let mut refused = (0usize, 0usize);
         for (indices, body) in chunks.done() {
             let Some((status, bytes)) = self.extension.post("/v1/resolve/batch", body, until).await else {
                 return self.fallback(call).await;
             };
             if status == 413 && is_too_many_results(&bytes) {
-                return Reply {
-                    status,
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
-                    via: Via::Extension,
-                };
+                let (count, size) = refusal_size(&bytes);
+                refused = (refused.0 + count, refused.1 + size);
+                for i in indices {
+                    results[i] = Some(String::new());
+                }
+                continue;
             }
             let Some(answered) = batch_results(status, &bytes) else {
                 return self.fallback(call).await;
@@ -229,9 +233,10 @@ impl Backend {
         let Some(results) = results.into_iter().collect::<Option<Vec<String>>>() else {
             return self.fallback(call).await;
         };
-        let bytes = results.iter().map(|r| r.len() + 1).sum::<usize>() + 12;
+        // `{"results":[`, the items with a comma between each, `]}`.
+        let bytes = results.iter().map(|r| r.len() + 1).sum::<usize>() + 13 + refused.1;
         if bytes > MAX_ANSWER_BYTES {
-            let count = results.iter().map(|r| profiles_in(r)).sum();
+            let count = results.iter().map(|r| profiles_in(r)).sum::<usize>() + refused.0;
             let err = too_many_results("the batch's answer", count, bytes);
             return Reply {
                 status: err.status(),
@@ -408,6 +413,22 @@ fn error_code(body: &[u8]) -> Option<String> {
 
 fn is_too_many_results(body: &[u8]) -> bool {
     error_code(body).is_some_and(|c| c == ErrorCode::TooManyResults.as_str())
+}
+
+/// The profile count of a `TooManyResults` refusal, and the answer size it reports (at least
+/// the limit: it was over it).
+fn refusal_size(body: &[u8]) -> (usize, usize) {
+    #[derive(Deserialize)]
+    struct Body {
+        error: Detail,
+    }
+    #[derive(Deserialize)]
+    struct Detail {
+        #[serde(default)]
+        count: usize,
+    }
+    let count = serde_json::from_slice::<Body>(body).map_or(0, |b| b.error.count);
+    (count, MAX_ANSWER_BYTES + 1)
 }
 
 /// A 503 that only the routes' call caused: the tag snapshot answered "no such profile".

@@ -239,13 +239,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, ApiError> {
 /// The HTTP answer in the event's own response format.
 pub fn http_response(flavor: Flavor, status: u16, body: String) -> Value {
     let content_type = "application/json";
-    match flavor {
+    let mut v = match flavor {
         Flavor::RestApi => json!({
             "statusCode": status, "headers": {"content-type": content_type}, "multiValueHeaders": {},
-            "body": body, "isBase64Encoded": false,
+            "isBase64Encoded": false,
         }),
         Flavor::HttpApi | Flavor::FunctionUrl => json!({
-            "statusCode": status, "headers": {"content-type": content_type}, "body": body, "isBase64Encoded": false,
+            "statusCode": status, "headers": {"content-type": content_type}, "isBase64Encoded": false,
         }),
         Flavor::Alb { multi_value } => {
             let reason = http::StatusCode::from_u16(status)
@@ -253,7 +253,7 @@ pub fn http_response(flavor: Flavor, status: u16, body: String) -> Value {
                 .and_then(|s| s.canonical_reason())
                 .unwrap_or("");
             let mut v = json!({"statusCode": status, "statusDescription": format!("{status} {reason}"),
-                               "body": body, "isBase64Encoded": false});
+                               "isBase64Encoded": false});
             if multi_value {
                 v["multiValueHeaders"] = json!({"content-type": [content_type]});
             } else {
@@ -261,7 +261,10 @@ pub fn http_response(flavor: Flavor, status: u16, body: String) -> Value {
             }
             v
         }
-    }
+    };
+    // Moved in, not copied: `json!` would serialise a copy of a body that may be megabytes.
+    v["body"] = Value::String(body);
+    v
 }
 
 #[cfg(test)]

@@ -244,7 +244,6 @@ fn direct_call(raw: &str) -> Result<Call, ApiError> {
     }
 }
 
-/// The error a non-200 reply carries.
 /// Lambda's longest function timeout: the budget of an invoke whose deadline is not a time at
 /// all.
 const NO_DEADLINE_BUDGET: Duration = Duration::from_secs(900);
@@ -270,6 +269,7 @@ fn http_response(flavor: Flavor, status: u16, body: String) -> Result<Box<RawVal
     })
 }
 
+/// The error a non-200 reply carries.
 fn error_of(reply: &Reply) -> FnError {
     let body: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
     let code = body.pointer("/error/code").and_then(Value::as_str);
@@ -293,22 +293,42 @@ fn via(v: Via) -> &'static str {
     }
 }
 
+/// The few fields of an answer the metrics need, read without building the answer's tree (a
+/// `match=all` answer may be megabytes).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Summary {
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    cache: Option<String>,
+    #[serde(default)]
+    error: Option<ErrorSummary>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ErrorSummary {
+    #[serde(default)]
+    code: Option<String>,
+}
+
 fn outcome_of(reply: &Reply, call: &Call) -> Outcome {
-    let body: Value = if matches!(call, Call::One(_) | Call::Profile(..)) {
-        serde_json::from_str(&reply.body).unwrap_or(Value::Null)
+    let summary: Summary = if matches!(call, Call::One(_) | Call::Profile(..)) || reply.status != 200 {
+        serde_json::from_str(&reply.body).unwrap_or_default()
     } else {
-        Value::Null
+        Summary::default()
     };
-    let text = |p: &str| body.pointer(p).and_then(Value::as_str).map(str::to_owned);
     let outcome = match (reply.status, call) {
         (200, Call::Batch(_)) => "Batch".to_owned(),
         (200, Call::One(_) | Call::Profile(..)) => "OK".to_owned(),
-        _ => text("/error/code").unwrap_or_else(|| ErrorCode::UpstreamUnavailable.as_str().to_owned()),
+        _ => summary
+            .error
+            .and_then(|e| e.code)
+            .unwrap_or_else(|| ErrorCode::UpstreamUnavailable.as_str().to_owned()),
     };
     Outcome {
         outcome,
-        source: text("/source"),
-        cache: text("/cache"),
+        source: summary.source,
+        cache: summary.cache,
         via: via(reply.via),
     }
 }

@@ -129,8 +129,21 @@ class Template(unittest.TestCase):
         for r in routes.values():
             self.assertEqual(r["Properties"]["AuthorizationType"], {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]})
         (authorizer,) = of_type(out, "AWS::ApiGatewayV2::Authorizer").values()
-        self.assertEqual(authorizer["Condition"], "UseJwt")
+        self.assertEqual(authorizer["Condition"], "JwtApiOn")
         self.assertEqual(len(of_type(out, "AWS::Lambda::Permission")), 1)
+
+    def test_per_tenant_isolation_sets_tenancy_config_and_drops_the_http_api(self):
+        out = transformed()
+        function = out["Resources"]["ResolverFunction"]["Properties"]
+        self.assertEqual(function["TenancyConfig"],
+                         {"Fn::If": ["PerTenant", {"TenantIsolationMode": "PER_TENANT"}, {"Ref": "AWS::NoValue"}]})
+        self.assertEqual(out["Conditions"]["HttpApiOn"], {"Fn::Not": [{"Condition": "PerTenant"}]})
+        api_types = ("AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Route",
+                     "AWS::ApiGatewayV2::Stage", "AWS::Lambda::Permission")
+        for kind in api_types:
+            for name, resource in of_type(out, kind).items():
+                self.assertEqual(resource.get("Condition"), "HttpApiOn", name)
+        self.assertEqual(out["Outputs"]["ApiUrl"]["Condition"], "HttpApiOn")
 
     def test_s3_mode_readers_need_only_get_object_on_the_prefix_with_fallback_none(self):
         out = transformed()

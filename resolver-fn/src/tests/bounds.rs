@@ -139,3 +139,28 @@ fn a_deadline_that_is_no_epoch_time_bounds_nothing_and_a_real_one_bounds_the_inv
     );
     assert_eq!(crate::invoke_budget(1_799_999_999_000, now), Duration::ZERO, "passed");
 }
+
+#[tokio::test]
+async fn a_batch_split_over_several_extension_requests_counts_every_profile_it_refused() {
+    // Each query names acme among 20 long values: about 5 KB, so 20 of them take two requests
+    // to the extension (64 KiB each), and each request's answer is over the limit.
+    let values: Vec<String> = std::iter::once("acme".to_owned())
+        .chain((0..19).map(|i| format!("{i:0>250}")))
+        .collect();
+    let query = json!({"tags": {"tenant": values}, "match": "all"});
+    let batch = json!({"queries": vec![query; 20]});
+    assert!(batch.to_string().len() > shared::query::MAX_BODY);
+    let mut counts = Vec::new();
+    for with_extension in [true, false] {
+        let hop = hop_over(heavy_source, with_extension, None).await;
+        let err = invoke(&hop.app, &batch).await.unwrap_err();
+        assert_eq!(err.error_type, "TooManyResults", "{}", err.message);
+        counts.push(err.message.clone());
+        if with_extension {
+            assert_eq!(hop.local.calls(Operation::GetResources), 0, "answered by the extension");
+        }
+    }
+    for message in &counts {
+        assert!(message.contains("20000 profiles"), "{message}");
+    }
+}

@@ -242,9 +242,10 @@ impl<T> Cell<T> {
         self.flight.lock().running.is_some()
     }
 
-    /// The last progress of the running refresh, if one runs.
-    pub(crate) fn last_progress(&self) -> Option<SystemTime> {
-        self.flight.lock().running.as_ref().map(|r| r.heartbeat.last())
+    /// How long the running refresh, if one runs, has made no progress at `now` (on both
+    /// clocks: see [`Heartbeat::silent`]).
+    pub(crate) fn silence(&self, now: &Stamp) -> Option<Duration> {
+        self.flight.lock().running.as_ref().map(|r| r.heartbeat.silent(now))
     }
 
     /// A receiver that wakes when the next refresh attempt is recorded. Subscribe before

@@ -69,10 +69,9 @@ impl Resolver {
         let patience = self.inner.config.upstream_timeout;
         loop {
             let mut done = cell.subscribe();
-            let Some(progress) = cell.last_progress() else {
+            let Some(silent) = cell.silence(&self.now()) else {
                 return true;
             };
-            let silent = self.inner.clock.now().duration_since(progress).unwrap_or_default();
             if silent >= patience || Instant::now() >= until {
                 return false;
             }
