@@ -13,6 +13,19 @@ pub const AUTH: &str = "PROFILE_RESOLVER_AUTH";
 /// `PROFILE_RESOLVER_MAX_CONNECTIONS`
 pub const MAX_CONNECTIONS: &str = "PROFILE_RESOLVER_MAX_CONNECTIONS";
 
+/// `AWS_LAMBDA_INITIALIZATION_TYPE`, which Lambda sets for extensions and runtimes.
+pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+
+/// Where the extension runs, which decides what keeps its data fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// Classic Lambda: the sandbox freezes between invokes; refreshes run inside invokes.
+    Classic,
+    /// Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`):
+    /// never frozen, many invokes at once, extensions may register for `SHUTDOWN` only.
+    ManagedInstances,
+}
+
 /// How `/v1/` requests are authenticated.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -45,6 +58,8 @@ pub struct Config {
     pub max_connections: usize,
     /// Logging.
     pub log: LogConfig,
+    /// Where it runs under Lambda.
+    pub platform: Platform,
 }
 
 impl Config {
@@ -85,12 +100,17 @@ impl Config {
             }
             Some(_) => return Err(ConfigError::new(AUTH, "token or disabled")),
         };
+        let platform = match lookup(INITIALIZATION_TYPE).as_deref() {
+            Some("lambda-managed-instances") => Platform::ManagedInstances,
+            _ => Platform::Classic,
+        };
         Ok(Self {
             engine,
             port,
             auth,
             max_connections,
             log,
+            platform,
         })
     }
 }
@@ -132,6 +152,17 @@ mod tests {
         for bad in ["0", "65536", "http"] {
             assert_eq!(config(&[(AUTH, "disabled"), (PORT, bad)]).unwrap_err().variable, PORT);
         }
+    }
+
+    #[test]
+    fn managed_instances_are_told_by_the_initialization_type() {
+        let lmi = config(&[(AUTH, "disabled"), (INITIALIZATION_TYPE, "lambda-managed-instances")]).unwrap();
+        assert_eq!(lmi.platform, Platform::ManagedInstances);
+        for other in ["on-demand", "provisioned-concurrency", "snap-start"] {
+            let c = config(&[(AUTH, "disabled"), (INITIALIZATION_TYPE, other)]).unwrap();
+            assert_eq!(c.platform, Platform::Classic, "{other}");
+        }
+        assert_eq!(config(&[(AUTH, "disabled")]).unwrap().platform, Platform::Classic);
     }
 
     #[test]

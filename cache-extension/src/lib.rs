@@ -40,7 +40,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod server;
 
-use config::Config;
+use config::{Config, Platform};
 use lifecycle::{Event, ExtensionsApi, LifecycleError};
 use shared::clock::SystemClock;
 use shared::resolver::Resolver;
@@ -127,18 +127,21 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
     ));
 
     let emf = metrics::Emf::new(Box::new(std::io::stdout()));
-    let outcome = match runtime_api {
-        Some(api) => event_loop(&ExtensionsApi::new(api), name, &resolver, &emf).await,
-        None => {
-            // Standalone nothing freezes the process: a timer paces the metrics.
+    let outcome = match (runtime_api, config.platform) {
+        (Some(api), Platform::Classic) => event_loop(&ExtensionsApi::new(api), name, &resolver, &emf).await,
+        // Nothing freezes the process: a schedule of its own keeps the data fresh and paces the
+        // metrics, until SHUTDOWN (Lambda Managed Instances) or a signal (an agent).
+        (Some(api), Platform::ManagedInstances) => {
+            let api = ExtensionsApi::new(api);
+            tokio::select! {
+                outcome = shutdown_only(&api, name, &resolver) => outcome,
+                () = on_schedule(&resolver, &emf) => Ok(()),
+            }
+        }
+        (None, _) => {
             tokio::select! {
                 () = wait_for_signal() => {},
-                () = async {
-                    loop {
-                        tokio::time::sleep(metrics::INTERVAL).await;
-                        emf.maybe_emit(&resolver, std::time::SystemTime::now());
-                    }
-                } => {},
+                () = on_schedule(&resolver, &emf) => {},
             }
             Ok(())
         }
@@ -150,8 +153,46 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
     outcome
 }
 
+/// Where nothing freezes: refreshes on the engine's schedule, and the metrics on theirs. Never
+/// returns.
+async fn on_schedule(resolver: &Resolver, emf: &metrics::Emf) {
+    let tick = resolver.schedule_tick();
+    let mut emitted = tokio::time::Instant::now();
+    loop {
+        resolver.refresh_on_schedule();
+        if emitted.elapsed() >= metrics::INTERVAL {
+            emf.maybe_emit(resolver, std::time::SystemTime::now());
+            emitted = tokio::time::Instant::now();
+        }
+        tokio::time::sleep(tick).await;
+    }
+}
+
+/// Lambda Managed Instances: registered for `SHUTDOWN` alone (an `INVOKE` registration is
+/// refused there), and, as in a classic sandbox, the first loads end (or [`INIT_WAIT`] passes)
+/// before the first `/next`, which ends init.
+async fn shutdown_only(api: &ExtensionsApi, name: &str, resolver: &Resolver) -> Result<(), RunError> {
+    let id = api.register(name, lifecycle::MANAGED_INSTANCES_EVENTS).await?;
+    tracing::info!(name, "registered for SHUTDOWN (Lambda Managed Instances)");
+    if !resolver.settle(tokio::time::Instant::now() + INIT_WAIT).await {
+        tracing::warn!(
+            wait_ms = INIT_WAIT.as_millis() as u64,
+            "the first loads did not end during init"
+        );
+    }
+    loop {
+        match api.next_event(&id).await? {
+            Event::Shutdown { shutdown_reason } => {
+                tracing::info!(reason = %shutdown_reason, "shutdown");
+                return Ok(());
+            }
+            Event::Invoke { .. } => {}
+        }
+    }
+}
+
 async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver, emf: &metrics::Emf) -> Result<(), RunError> {
-    let id = api.register(name).await?;
+    let id = api.register(name, lifecycle::CLASSIC_EVENTS).await?;
     tracing::info!(name, "registered");
     if !resolver.settle(tokio::time::Instant::now() + INIT_WAIT).await {
         tracing::warn!(
@@ -199,7 +240,11 @@ async fn wait_for_signal() {
 /// failure shows up as the init error of the function.
 pub async fn report_config_error(runtime_api: &str, name: &str, message: &str) {
     let api = ExtensionsApi::new(runtime_api);
-    if let Ok(id) = api.register(name).await {
+    let events = match std::env::var(config::INITIALIZATION_TYPE).as_deref() {
+        Ok("lambda-managed-instances") => lifecycle::MANAGED_INSTANCES_EVENTS,
+        _ => lifecycle::CLASSIC_EVENTS,
+    };
+    if let Ok(id) = api.register(name, events).await {
         let _ = api.init_error(&id, "Extension.ConfigInvalid", message).await;
     }
 }

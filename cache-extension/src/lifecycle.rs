@@ -67,17 +67,24 @@ pub enum Event {
     },
 }
 
-/// `POST /2020-01-01/extension/register`
+/// The events of a classic sandbox, which freezes between invokes.
+pub const CLASSIC_EVENTS: &[&str] = &["INVOKE", "SHUTDOWN"];
+
+/// The only event Lambda Managed Instances accept a registration for.
+pub const MANAGED_INSTANCES_EVENTS: &[&str] = &["SHUTDOWN"];
+
+/// `POST /2020-01-01/extension/register` for `events`.
 ///
 /// # Errors
 /// A bad API address.
-pub fn register_request(api: &str, name: &str) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+pub fn register_request(api: &str, name: &str, events: &[&str]) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
+    let body = serde_json::json!({ "events": events }).to_string();
     Request::builder()
         .method(Method::POST)
         .uri(format!("{}/{VERSION}/extension/register", base(api)))
         .header(NAME_HEADER, name)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(br#"{"events":["INVOKE","SHUTDOWN"]}"#)))
+        .body(Full::new(Bytes::from(body)))
 }
 
 /// `GET /2020-01-01/extension/event/next`
@@ -144,8 +151,8 @@ impl ExtensionsApi {
     ///
     /// # Errors
     /// Transport failures, or an answer without an id.
-    pub async fn register(&self, name: &str) -> Result<String, LifecycleError> {
-        let (parts, body) = self.send(register_request(&self.api, name)?).await?;
+    pub async fn register(&self, name: &str, events: &[&str]) -> Result<String, LifecycleError> {
+        let (parts, body) = self.send(register_request(&self.api, name, events)?).await?;
         parts
             .headers
             .get(ID_HEADER)
@@ -185,16 +192,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registration_names_the_extension_and_asks_for_invoke_and_shutdown() {
-        let req = register_request("127.0.0.1:9001", "cache-extension").unwrap();
+    fn registration_names_the_extension_and_asks_for_its_events() {
+        let req = register_request("127.0.0.1:9001", "cache-extension", CLASSIC_EVENTS).unwrap();
         assert_eq!(req.uri(), "http://127.0.0.1:9001/2020-01-01/extension/register");
         assert_eq!(req.headers()[NAME_HEADER], "cache-extension");
         assert_eq!(req.method(), Method::POST);
     }
 
+    #[tokio::test]
+    async fn managed_instances_registration_asks_for_shutdown_alone() {
+        use http_body_util::BodyExt;
+        for (events, body) in [
+            (CLASSIC_EVENTS, r#"{"events":["INVOKE","SHUTDOWN"]}"#),
+            (MANAGED_INSTANCES_EVENTS, r#"{"events":["SHUTDOWN"]}"#),
+        ] {
+            let req = register_request("127.0.0.1:9001", "x", events).unwrap();
+            let bytes = req.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(bytes, body.as_bytes());
+        }
+    }
+
     #[test]
     fn a_full_url_with_a_path_prefix_is_kept() {
-        let req = register_request("http://127.0.0.1:9000/.rt", "x").unwrap();
+        let req = register_request("http://127.0.0.1:9000/.rt", "x", CLASSIC_EVENTS).unwrap();
         assert_eq!(req.uri(), "http://127.0.0.1:9000/.rt/2020-01-01/extension/register");
     }
 

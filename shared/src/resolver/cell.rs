@@ -74,6 +74,12 @@ impl<T> Entry<T> {
         now.since(&self.built)
     }
 
+    /// Whether it is due on a schedule of its own: read at least the shortest jittered TTL ago,
+    /// so that a scheduled refresh replaces it before any TTL its entry may draw runs out.
+    pub(crate) fn due_on_schedule(&self, now: &Stamp, ttl: Duration) -> bool {
+        self.read_age(now) >= ttl.mul_f64(JITTER_FLOOR)
+    }
+
     /// How long past its TTL it is (zero while fresh).
     pub(crate) fn past_expiry(&self, now: &Stamp) -> Duration {
         self.read_age(now).saturating_sub(self.ttl)

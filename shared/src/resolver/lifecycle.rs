@@ -41,6 +41,30 @@ impl Resolver {
         }
     }
 
+    /// Where nothing freezes (Lambda Managed Instances, an agent outside Lambda), the host keeps
+    /// the data fresh on its own schedule: call this every [`Resolver::schedule_tick`]. It starts
+    /// a refresh (single-flight, within the failure backoff) of every region and of the routes
+    /// read at least the shortest jittered TTL ago, or never loaded, so that a change is served
+    /// as a hit within one TTL plus the build's time, without a request asking for it.
+    pub fn refresh_on_schedule(&self) {
+        let now = self.now();
+        let ttl = self.inner.config.ttl;
+        for (region, cell) in &self.inner.regions {
+            if cell.current().is_none_or(|e| e.due_on_schedule(&now, ttl)) {
+                self.start_region_refresh(region, false);
+            }
+        }
+        if self.inner.routes.current().is_none_or(|e| e.due_on_schedule(&now, ttl)) {
+            self.start_routes_refresh(false);
+        }
+    }
+
+    /// How often [`Resolver::refresh_on_schedule`] should run: a twentieth of the TTL, from
+    /// 100 ms to 5 s.
+    pub fn schedule_tick(&self) -> Duration {
+        (self.inner.config.ttl / 20).clamp(Duration::from_millis(100), Duration::from_secs(5))
+    }
+
     /// Starts what is due and waits for it (see [`Resolver::settle`]), twice: a refresh that a
     /// freeze cut ends as interrupted, without backoff, and the second round replaces it.
     pub async fn refresh_and_settle(&self, until: Instant) -> bool {

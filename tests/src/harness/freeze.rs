@@ -18,6 +18,10 @@ use tokio::sync::oneshot;
 
 #[derive(Default)]
 struct Inner {
+    /// Lambda Managed Instances: registrations for anything but `SHUTDOWN` are refused.
+    managed: bool,
+    /// Registrations refused so far.
+    refused: u32,
     registered: Option<String>,
     init_error: Option<String>,
     /// The extension's parked `/next`, waiting for an event.
@@ -47,10 +51,24 @@ impl FakeLambda {
     /// # Errors
     /// When no port can be bound.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_as(false)
+    }
+
+    /// As Lambda Managed Instances' Extensions API: a registration for any event but
+    /// `SHUTDOWN` is refused with 400, and nothing here freezes unless a test asks.
+    ///
+    /// # Errors
+    /// When no port can be bound.
+    pub fn start_managed() -> anyhow::Result<Self> {
+        Self::start_as(true)
+    }
+
+    fn start_as(managed: bool) -> anyhow::Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let runtime_api = listener.local_addr()?.to_string();
         let state = Shared::default();
+        state.lock().managed = managed;
         let app = Router::new()
             .route("/2020-01-01/extension/register", post(register))
             .route("/2020-01-01/extension/event/next", get(next))
@@ -79,6 +97,11 @@ impl FakeLambda {
             thread: Some(thread),
             frozen: None,
         })
+    }
+
+    /// Registrations refused so far (Lambda Managed Instances).
+    pub fn refused(&self) -> u32 {
+        self.state.lock().refused
     }
 
     /// Whether the extension has registered; an init error it reported, if any.
@@ -193,7 +216,7 @@ fn signal(name: &str, pid: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn register(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn register(State(s): State<Shared>, headers: HeaderMap, body: bytes::Bytes) -> Response {
     let name = headers
         .get("lambda-extension-name")
         .and_then(|v| v.to_str().ok())
@@ -201,6 +224,16 @@ async fn register(State(s): State<Shared>, headers: HeaderMap) -> Response {
         .to_owned();
     if name.is_empty() {
         return (StatusCode::BAD_REQUEST, "Lambda-Extension-Name is required").into_response();
+    }
+    let events: Vec<String> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| serde_json::from_value(b["events"].clone()).ok())
+        .unwrap_or_default();
+    if s.lock().managed && events.iter().any(|e| e != "SHUTDOWN") {
+        s.lock().refused += 1;
+        let error = json!({"errorType": "Extension.InvalidEventType",
+                           "errorMessage": "Lambda Managed Instances accept SHUTDOWN registrations only"});
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
     }
     s.lock().registered = Some(name);
     let body = json!({"functionName": "freeze", "functionVersion": "$LATEST", "handler": "bootstrap"});

@@ -6,6 +6,8 @@
 // A test that cannot set up its world should fail loudly, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod unfrozen;
+
 use harness::harness::freeze::FakeLambda;
 use harness::harness::lambda::{Extension, Scratch};
 use harness::harness::{Emulator, aws_env, http};
@@ -72,9 +74,16 @@ impl Sandbox {
 
     /// Bedrock `TagResource`, through the emulator.
     fn tag(&self, arn: &str, key: &str, value: &str) {
+        tag(&self.emu, arn, key, value);
+    }
+}
+
+/// Bedrock `TagResource`, through the emulator.
+fn tag(emu: &Emulator, arn: &str, key: &str, value: &str) {
+    {
         let body = json!({"resourceARN": arn, "tags": [{"key": key, "value": value}]});
         let reply = http::request(
-            &self.emu.url,
+            &emu.url,
             "POST",
             "/tagResource",
             &[

@@ -1,0 +1,101 @@
+//! Where nothing freezes: Lambda Managed Instances (an Extensions API that accepts `SHUTDOWN`
+//! registrations only and never freezes) and an agent outside Lambda (a plain process). The
+//! extension keeps its data fresh on its own schedule: a retag is served as a hit within one
+//! TTL plus one upstream timeout, with no invoke and no request in between.
+
+use super::*;
+use std::time::Instant;
+
+const TTL: Duration = Duration::from_secs(2);
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn env(emu: &Emulator, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = aws_env(&emu.url, None, "us-east-1");
+    env.extend(
+        [
+            ("PROFILE_RESOLVER_TOKEN", TOKEN),
+            ("PROFILE_RESOLVER_TTL_SECONDS", "2"),
+            ("PROFILE_RESOLVER_UPSTREAM_TIMEOUT_MS", "1000"),
+            ("PROFILE_RESOLVER_SSM_PREFIX", ""),
+            ("AWS_LAMBDA_LOG_LEVEL", "debug"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    env
+}
+
+/// Retags acme's chat profile and, touching nothing for one TTL plus one upstream timeout,
+/// asks once: the answer must already be the new tenant's, as a hit.
+fn a_retag_is_a_hit_within_one_ttl_and_one_upstream_timeout(emu: &Emulator, ext: &Extension) {
+    let before = ask(ext, 0, json!({"tenant": "acme", "app": "chat"}));
+    assert_eq!((before.status, before.arn.as_deref()), (200, Some(A)));
+    tag(emu, A, "tenant", "initech");
+    let retagged = Instant::now();
+    std::thread::sleep(TTL + UPSTREAM_TIMEOUT);
+    let reply = ext
+        .resolve(TOKEN, &json!({"tags": {"tenant": "initech", "app": "chat"}}))
+        .unwrap();
+    let body = reply.json();
+    assert_eq!(
+        (reply.status, body["profile"]["arn"].as_str(), body["cache"].as_str()),
+        (200, Some(A), Some("hit")),
+        "asked {:?} after the retag: {}\n{}",
+        retagged.elapsed(),
+        reply.body,
+        ext.logs()
+    );
+}
+
+#[test]
+fn on_managed_instances_the_extension_registers_for_shutdown_alone_and_refreshes_on_its_own() {
+    let scratch = Scratch::new("managed-instances").unwrap();
+    let emu = Emulator::start(None).unwrap();
+    emu.seed(&org()).unwrap();
+
+    // Registered as in a classic sandbox, it would be refused, and the environment with it.
+    let lambda = FakeLambda::start_managed().unwrap();
+    let api = [("AWS_LAMBDA_RUNTIME_API", lambda.runtime_api.as_str())];
+    let refused = Extension::start_free(&scratch, &env(&emu, &api)).unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("Extension.InvalidEventType") && lambda.refused() == 1,
+        "{refused:#}"
+    );
+
+    let mut managed = api.to_vec();
+    managed.push(("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances"));
+    let mut ext = Extension::start_free(&scratch, &env(&emu, &managed)).unwrap();
+    lambda.wait_parked(BACK_IN_NEXT).unwrap();
+    assert_eq!((lambda.registered(), lambda.refused()), ((true, None), 1));
+    a_retag_is_a_hit_within_one_ttl_and_one_upstream_timeout(&emu, &ext);
+    assert_eq!(
+        lambda.nexts(),
+        1,
+        "no event was delivered: the schedule alone refreshed"
+    );
+
+    let mut lambda = lambda;
+    lambda.shutdown().unwrap();
+    let (took, ok) = ext.wait_exit(Duration::from_secs(5)).expect("it exits after SHUTDOWN");
+    assert!(ok && took < Duration::from_secs(2), "{took:?}\n{}", ext.logs());
+}
+
+#[test]
+fn as_an_agent_outside_lambda_it_refreshes_on_its_own_and_sigterm_stops_it_within_2_s() {
+    let scratch = Scratch::new("agent").unwrap();
+    let emu = Emulator::start(None).unwrap();
+    emu.seed(&org()).unwrap();
+    let mut ext = Extension::start_free(&scratch, &env(&emu, &[])).unwrap();
+    let health = http::get(&ext.url, "/health").unwrap();
+    assert_eq!(health.status, 200, "a container health check: {}", health.body);
+    a_retag_is_a_hit_within_one_ttl_and_one_upstream_timeout(&emu, &ext);
+
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &ext.proc.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let (took, ok) = ext.wait_exit(Duration::from_secs(5)).expect("it exits on SIGTERM");
+    assert!(ok && took < Duration::from_secs(2), "{took:?}\n{}", ext.logs());
+}
