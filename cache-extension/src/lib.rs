@@ -8,7 +8,7 @@
 //! 1. Read and validate the configuration; a bad value stops start-up, naming the variable (and
 //!    is reported to Lambda through `init/error` when running under Lambda).
 //! 2. Bind `127.0.0.1:PORT`, then start loading every region's snapshot and the routes.
-//! 3. Register with the Extensions API for INVOKE and SHUTDOWN, under the executable's file name,
+//! 3. Register with the Extensions API for INVOKE and SHUTDOWN (classic Lambda), under the executable's file name,
 //!    and wait for the first loads (at most [`INIT_WAIT`]; a failure is allowed, the extension
 //!    then serves routes or 503) before the first `/next`: the sandbox freezes once every
 //!    extension is back in `/next`, and a load left running would be cut mid-flight.
@@ -18,8 +18,10 @@
 //!    next event. SHUTDOWN stops accepting, lets in-flight requests finish (at most 300 ms) and
 //!    exits.
 //!
-//! Without `AWS_LAMBDA_RUNTIME_API` it runs standalone until SIGTERM or Ctrl-C, which is how
-//! the benchmarks and some tests drive it.
+//! On Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`),
+//! which never freeze and refuse `INVOKE` registrations, it registers for SHUTDOWN alone and
+//! refreshes on a schedule of its own. Without `AWS_LAMBDA_RUNTIME_API` it runs as an agent (a
+//! sidecar outside Lambda) on the same schedule until SIGTERM or Ctrl-C.
 //!
 //! ## Environment
 //! | variable | default | meaning |
