@@ -116,6 +116,8 @@ pub struct Backend {
     extension: ExtensionClient,
     local: Resolver,
     warned: AtomicBool,
+    /// Lambda Managed Instances: the environment never freezes, and invokes overlap.
+    unfrozen: bool,
 }
 
 impl Backend {
@@ -125,7 +127,17 @@ impl Backend {
             extension,
             local,
             warned: AtomicBool::new(false),
+            unfrozen: false,
         }
+    }
+
+    /// On Lambda Managed Instances nothing freezes and invokes overlap: an invoke neither marks
+    /// a thaw nor waits for in-process refreshes before it returns (one invoke's end is not the
+    /// sandbox's pause, and a refresh left running is not cut).
+    #[must_use]
+    pub fn unfrozen(mut self, unfrozen: bool) -> Self {
+        self.unfrozen = unfrozen;
+        self
     }
 
     /// Answers a call. Any refresh the in-process engine started for it ends before this
@@ -137,7 +149,9 @@ impl Backend {
             Call::Batch(items) => self.batch(call, items, until).await,
             Call::Profile(key, tenant) => self.profile(call, key, tenant.as_ref(), until).await,
         };
-        self.local.settle(until).await;
+        if !self.unfrozen {
+            self.local.settle(until).await;
+        }
         reply
     }
 
@@ -150,12 +164,16 @@ impl Backend {
 
     /// The sandbox thawed: an invoke began.
     pub fn thawed(&self) {
-        self.local.thawed();
+        if !self.unfrozen {
+            self.local.thawed();
+        }
     }
 
     /// The invoke is over: the runtime parks in `/next`, and the sandbox may freeze.
     pub fn parked(&self) {
-        self.local.parked();
+        if !self.unfrozen {
+            self.local.parked();
+        }
     }
 
     async fn one(&self, call: &Call, query: &Query, until: Instant) -> Reply {

@@ -47,6 +47,9 @@ pub struct Config {
     pub function_name: String,
     /// Logging.
     pub log: LogConfig,
+    /// Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`):
+    /// never frozen; `AWS_LAMBDA_MAX_CONCURRENCY` invokes at once.
+    pub managed_instances: bool,
 }
 
 impl fmt::Debug for Config {
@@ -125,6 +128,7 @@ impl Config {
             tenant_tag,
             function_name: lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "resolver-fn".to_owned()),
             log,
+            managed_instances: lookup("AWS_LAMBDA_INITIALIZATION_TYPE").as_deref() == Some("lambda-managed-instances"),
         })
     }
 }

@@ -21,8 +21,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let local = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
     let extension = ExtensionClient::new(&config.extension_url, config.token.clone(), config.extension_timeout);
     let metrics = Metrics::new(config.function_name.clone(), Box::new(std::io::stdout()));
-    let app = Arc::new(App::new(Backend::new(extension, local), &config, metrics));
-    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+    let backend = Backend::new(extension, local).unfrozen(config.managed_instances);
+    let app = Arc::new(App::new(backend, &config, metrics));
+    // `AWS_LAMBDA_MAX_CONCURRENCY` invokes at once on Lambda Managed Instances; one at a time
+    // elsewhere (the variable is unset there).
+    lambda_runtime::run_concurrent(lambda_runtime::service_fn(move |event| {
         let app = Arc::clone(&app);
         async move { app.handle(event).await }
     }))

@@ -8,6 +8,7 @@
 mod bounds;
 mod helpers;
 mod isolation;
+mod managed;
 
 use harness::harness::fixtures;
 use harness::harness::lambda::{eventually, python};

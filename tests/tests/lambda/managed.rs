@@ -1,0 +1,112 @@
+//! Lambda Managed Instances: the prebuilt `resolver-fn` serves `AWS_LAMBDA_MAX_CONCURRENCY`
+//! invokes at once. A fake Runtime API hands out four invokes together, and a fake extension
+//! holds each request until four are in flight (at most 5 s), counting how many it saw at once.
+
+use crate::helpers::*;
+use harness::harness::fleet::FakeRuntime;
+use harness::harness::{Proc, aws_env, binary};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const CONCURRENCY: usize = 4;
+
+/// Serves `/v1/resolve` on a free port; each request waits until `CONCURRENCY` are in flight or
+/// 5 s pass. Returns the URL and the most requests seen in flight at once.
+fn holding_extension() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (in_flight, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let seen = Arc::clone(&most);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64).flatten() {
+            let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let started = Instant::now();
+                while in_flight.load(Ordering::SeqCst) < CONCURRENCY && started.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let answer = json!({"profile": {"arn": arn("acmechat0001")}, "source": "tagging-api",
+                                    "cache": "hit", "ageSeconds": 0.0})
+                .to_string();
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                // Stay counted until every request of the round has been answered.
+                std::thread::sleep(Duration::from_millis(200));
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn on_managed_instances_the_function_serves_max_concurrency_invokes_at_once() {
+    let (extension, most) = holding_extension();
+    let runtime = FakeRuntime::start().unwrap();
+    let mut env = aws_env("http://127.0.0.1:1", None, "us-east-1");
+    env.push(("PROFILE_RESOLVER_SSM_PREFIX".into(), String::new()));
+    env.push(("PROFILE_RESOLVER_EXTENSION_URL".into(), extension));
+    env.push(("PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS".into(), "10000".into()));
+    let child = Command::new(binary("resolver-fn"))
+        .envs(env)
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.runtime_api)
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances")
+        .env("AWS_LAMBDA_MAX_CONCURRENCY", CONCURRENCY.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "resolver-fn")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Declared last, so stopped first: before its Runtime API goes away.
+    let _function = Proc::new(child, "resolver-fn");
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..CONCURRENCY)
+            .map(|i| {
+                let runtime = &runtime;
+                s.spawn(move || {
+                    runtime.invoke(
+                        json!({"tags": {"tenant": "acme", "app": format!("chat-{i}")}}),
+                        Duration::from_secs(30),
+                    )
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap().unwrap()).collect()
+    });
+    for answer in &answers {
+        let answer = answer.as_ref().expect("answered");
+        assert_eq!(answer["profile"]["arn"], arn("acmechat0001"), "{answer}");
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        CONCURRENCY,
+        "all {CONCURRENCY} invokes were in flight together"
+    );
+}
