@@ -23,11 +23,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics = Metrics::new(config.function_name.clone(), Box::new(std::io::stdout()));
     let backend = Backend::new(extension, local).unfrozen(config.managed_instances);
     let app = Arc::new(App::new(backend, &config, metrics));
-    // `AWS_LAMBDA_MAX_CONCURRENCY` invokes at once on Lambda Managed Instances; one at a time
-    // elsewhere (the variable is unset there).
-    lambda_runtime::run_concurrent(lambda_runtime::service_fn(move |event| {
+    let handler = lambda_runtime::service_fn(move |event| {
         let app = Arc::clone(&app);
         async move { app.handle(event).await }
-    }))
-    .await
+    });
+    // `AWS_LAMBDA_MAX_CONCURRENCY` invokes at once on Lambda Managed Instances, which never
+    // freeze; one at a time in a classic sandbox, whose freeze bookkeeping assumes it.
+    if config.managed_instances {
+        lambda_runtime::run_concurrent(handler).await
+    } else {
+        lambda_runtime::run(handler).await
+    }
 }

@@ -74,10 +74,11 @@ impl<T> Entry<T> {
         now.since(&self.built)
     }
 
-    /// Whether it is due on a schedule of its own: read at least the shortest jittered TTL ago,
-    /// so that a scheduled refresh replaces it before any TTL its entry may draw runs out.
-    pub(crate) fn due_on_schedule(&self, now: &Stamp, ttl: Duration) -> bool {
-        self.read_age(now) >= ttl.mul_f64(JITTER_FLOOR)
+    /// Whether it is due on a schedule of its own: its own jittered TTL runs out within `lead`
+    /// (the time a scheduled refresh may take to start and to end), so that the refresh
+    /// replaces it while it is still fresh, and sandboxes keep the TTL's jitter apart.
+    pub(crate) fn due_on_schedule(&self, now: &Stamp, lead: Duration) -> bool {
+        self.read_age(now) + lead >= self.ttl
     }
 
     /// How long past its TTL it is (zero while fresh).

@@ -44,17 +44,24 @@ impl Resolver {
     /// Where nothing freezes (Lambda Managed Instances, an agent outside Lambda), the host keeps
     /// the data fresh on its own schedule: call this every [`Resolver::schedule_tick`]. It starts
     /// a refresh (single-flight, within the failure backoff) of every region and of the routes
-    /// read at least the shortest jittered TTL ago, or never loaded, so that a change is served
-    /// as a hit within one TTL plus the build's time, without a request asking for it.
+    /// whose own jittered TTL runs out within one tick and one upstream timeout, or never
+    /// loaded: the refresh ends before the data expires, so answers stay hits, a change is
+    /// served within one TTL plus one upstream timeout without a request asking for it, and
+    /// each region is rebuilt about once per (jittered) TTL.
     pub fn refresh_on_schedule(&self) {
         let now = self.now();
-        let ttl = self.inner.config.ttl;
+        let lead = self.schedule_tick() + self.inner.config.upstream_timeout;
         for (region, cell) in &self.inner.regions {
-            if cell.current().is_none_or(|e| e.due_on_schedule(&now, ttl)) {
+            if cell.current().is_none_or(|e| e.due_on_schedule(&now, lead)) {
                 self.start_region_refresh(region, false);
             }
         }
-        if self.inner.routes.current().is_none_or(|e| e.due_on_schedule(&now, ttl)) {
+        if self
+            .inner
+            .routes
+            .current()
+            .is_none_or(|e| e.due_on_schedule(&now, lead))
+        {
             self.start_routes_refresh(false);
         }
     }

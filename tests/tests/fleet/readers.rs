@@ -183,7 +183,8 @@ fn corrupt_truncated_or_foreign_objects_are_refused_with_a_log_line_and_the_last
         put("us-east-1.json", &body);
         put("us-east-1.heartbeat.json", &retag_beat);
         let logged = eventually(secs(5), || {
-            // Requests drive refreshes in a standalone extension; each must still be answered.
+            // The reader refreshes on its own schedule as an agent; each answer must still be the
+            // last good snapshot's.
             assert_eq!(tenant(&chat_tenant(&ext).1), "acme", "{name}");
             ext.logs().contains(reason).then_some(())
         });

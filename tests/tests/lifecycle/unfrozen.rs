@@ -57,10 +57,28 @@ fn on_managed_instances_the_extension_registers_for_shutdown_alone_and_refreshes
     // Registered as in a classic sandbox, it would be refused, and the environment with it.
     let lambda = FakeLambda::start_managed().unwrap();
     let api = [("AWS_LAMBDA_RUNTIME_API", lambda.runtime_api.as_str())];
-    let refused = Extension::start_free(&scratch, &env(&emu, &api)).unwrap_err();
+    let log = scratch.path("classic.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = std::process::Command::new(harness::harness::binary("cache-extension"))
+        .envs(env(&emu, &api))
+        .env(
+            "PROFILE_RESOLVER_PORT",
+            harness::harness::free_port().unwrap().to_string(),
+        )
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut classic = harness::harness::Proc::new(child, "cache-extension");
+    let exited = harness::harness::lambda::eventually(Duration::from_secs(10), || {
+        classic.child_mut().try_wait().ok().flatten()
+    });
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(exited.is_some_and(|s| !s.success()), "{logged}");
     assert!(
-        format!("{refused:#}").contains("Extension.InvalidEventType") && lambda.refused() == 1,
-        "{refused:#}"
+        logged.contains("Extension.InvalidEventType") && lambda.refused() == 1,
+        "{logged}"
     );
 
     let mut managed = api.to_vec();
