@@ -22,13 +22,17 @@
 
 mod cell;
 mod fleet;
+mod health;
 mod lifecycle;
 mod lookup;
 mod memo;
+mod outcome;
 mod refresh;
 mod routes;
 
+pub use health::RegionHealth;
 pub use memo::RawQuery;
+use outcome::{answer, tags_text, unavailable};
 use routes::RouteOutcome;
 
 use crate::answer::{BatchAnswer, CacheState, Resolution};
@@ -41,8 +45,7 @@ use crate::snapshot::Snapshot;
 use crate::source::{Operation, SourceError};
 use crate::stats::{Event, Stats};
 use cell::{Cell, View};
-use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -76,26 +79,6 @@ struct Inner {
     epoch: AtomicU64,
     /// When the host last parked in `/next`, epoch milliseconds (0: never).
     parked_ms: AtomicU64,
-}
-
-/// Readiness of one region for `/health`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegionHealth {
-    /// Whether a usable snapshot exists.
-    pub ready: bool,
-    /// `fresh`, `stale`, `loading` or `unavailable`.
-    pub state: &'static str,
-    /// Profiles in the current snapshot.
-    pub profiles: usize,
-    /// Age of the current snapshot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub age_seconds: Option<f64>,
-    /// Snapshot builds that ended so far, successful or not.
-    pub builds: u64,
-    /// The operation of the last failed refresh, until one succeeds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
 }
 
 impl Resolver {
@@ -185,34 +168,6 @@ impl Resolver {
             }
         }
         Ok(())
-    }
-
-    /// Readiness per region.
-    pub fn health(&self) -> BTreeMap<String, RegionHealth> {
-        let now = self.now();
-        self.inner
-            .regions
-            .iter()
-            .map(|(region, cell)| {
-                let view = cell.view(&now, self.inner.config.max_stale);
-                let current = cell.current();
-                let state = match (&view, cell.is_loading()) {
-                    (View::Fresh(_), _) => "fresh",
-                    (View::Stale(_), _) => "stale",
-                    (View::Unusable, true) => "loading",
-                    (View::Unusable, false) => "unavailable",
-                };
-                let health = RegionHealth {
-                    ready: !matches!(view, View::Unusable),
-                    state,
-                    profiles: current.as_ref().map_or(0, |e| e.value.len()),
-                    age_seconds: current.as_ref().map(|e| e.age(&now).as_secs_f64()),
-                    builds: cell.attempts(),
-                    last_error: cell.last_error().map(|e| e.operation.to_string()),
-                };
-                (region.clone(), health)
-            })
-            .collect()
     }
 
     /// Resolves one query.
@@ -420,58 +375,6 @@ struct Found<'a> {
     entry: Option<Arc<cell::Entry<Snapshot>>>,
     cache: CacheState,
     now: Stamp,
-}
-
-fn answer(
-    query: &Query,
-    snapshot: &Arc<Snapshot>,
-    age: Duration,
-    hits: Vec<u32>,
-    cache: CacheState,
-) -> Result<Resolution, ApiError> {
-    if query.mode == MatchMode::One && hits.len() > 1 {
-        // Hits are in ARN order; a broad query lists only the first few, with the total.
-        let candidates: Vec<String> = hits
-            .iter()
-            .take(MAX_CANDIDATES)
-            .filter_map(|&i| snapshot.get(i))
-            .map(|p| p.arn.to_string())
-            .collect();
-        let mut err = ApiError::new(
-            ErrorCode::AmbiguousMatch,
-            format!(
-                "{} profiles match {}; add tags to narrow the query, or use match=all",
-                hits.len(),
-                tags_text(query)
-            ),
-        );
-        err.candidates = Some(candidates);
-        err.count = Some(hits.len());
-        return Err(err);
-    }
-    Resolution::new(snapshot.clone(), hits, query.mode, cache, age).bounded()
-}
-
-fn tags_text(query: &Query) -> String {
-    serde_json::to_string(&query.tags).unwrap_or_default()
-}
-
-fn unavailable(region: &str, tags: Option<&SourceError>, routes: Option<&SourceError>) -> ApiError {
-    let failures: Vec<&SourceError> = tags.into_iter().chain(routes).collect();
-    let operations: Vec<&str> = failures.iter().map(|f| f.operation.as_str()).collect();
-    let detail: Vec<String> = failures
-        .iter()
-        .map(|f| format!("{} ({:?})", f.operation, f.kind))
-        .collect();
-    let mut err = ApiError::new(
-        ErrorCode::UpstreamUnavailable,
-        format!(
-            "no usable snapshot of {region} and no route: {} failed",
-            detail.join(" and ")
-        ),
-    );
-    err.operation = Some(operations.join(","));
-    err
 }
 
 #[cfg(test)]

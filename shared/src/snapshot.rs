@@ -125,6 +125,14 @@ impl Snapshot {
         }
         None
     }
+
+    /// The position of the profile a reverse lookup's `key` names: by ARN, or by id.
+    pub fn position_of_key(&self, key: &crate::query::reverse::ProfileKey) -> Option<u32> {
+        match &key.arn {
+            Some(arn) => self.position(arn),
+            None => self.position_of_id(&key.id),
+        }
+    }
 }
 
 mod staged;

@@ -120,7 +120,10 @@ impl S3Store {
 
     async fn attempt(&self, op: Operation, t: &Template<'_>) -> Result<Answer, Failure> {
         let client = self.client().map_err(|e| Failure::fatal(FailureKind::Unavailable, e))?;
-        let url = self.endpoint.object_url(t.key);
+        let url = self
+            .endpoint
+            .object_url(t.key)
+            .map_err(|e| Failure::fatal(FailureKind::Unavailable, e))?;
         let uri: http::Uri = url
             .parse()
             .map_err(|e| Failure::fatal(FailureKind::Unavailable, format!("bad URL {url}: {e}")))?;

@@ -1,13 +1,13 @@
 //! The reverse lookup: one profile's record by ARN or id, found in the snapshot by binary
 //! search (never a scan), then among the routes. No upstream call but a cold region's load.
 
+use super::Resolver;
+use super::outcome::unavailable;
 use super::routes::RouteOutcome;
-use super::{Resolver, unavailable};
 use crate::answer::Resolution;
 use crate::error::{ApiError, ErrorCode};
 use crate::query::MatchMode;
 use crate::query::reverse::ProfileKey;
-use crate::snapshot::Snapshot;
 
 impl Resolver {
     /// The record of the profile `key` names, answered as a `match=one` resolution.
@@ -25,7 +25,7 @@ impl Resolver {
             now,
         } = self.find(key.region.as_deref()).await?;
         if let Some(entry) = &entry
-            && let Some(pos) = find(&entry.value, key)
+            && let Some(pos) = entry.value.position_of_key(key)
         {
             let age = entry.age(&now);
             return Ok(Resolution::new(
@@ -46,13 +46,5 @@ impl Resolver {
                 format!("no profile {} in {region}", key.asked),
             )),
         }
-    }
-}
-
-/// The position of the profile `key` names in `snapshot`.
-pub(super) fn find(snapshot: &Snapshot, key: &ProfileKey) -> Option<u32> {
-    match &key.arn {
-        Some(arn) => snapshot.position(arn),
-        None => snapshot.position_of_id(&key.id),
     }
 }

@@ -3,9 +3,9 @@
 //! calls SSM.
 
 use super::cell::View;
-use super::lookup::find;
+use super::outcome::answer;
 use super::refresh::Target;
-use super::{Resolver, RouteTable, answer};
+use super::{Resolver, RouteTable};
 use crate::answer::{CacheState, Resolution};
 use crate::error::ApiError;
 use crate::query::reverse::ProfileKey;
@@ -98,7 +98,7 @@ impl Resolver {
         match self.region_routes(region, deadline).await {
             Err(failure) => RouteOutcome::Failed(failure),
             Ok(None) => RouteOutcome::NoMatch,
-            Ok(Some((snapshot, age, cache))) => match find(&snapshot, key) {
+            Ok(Some((snapshot, age, cache))) => match snapshot.position_of_key(key) {
                 Some(pos) => RouteOutcome::Answer(Ok(Resolution::new(snapshot, vec![pos], MatchMode::One, cache, age))),
                 None => RouteOutcome::NoMatch,
             },
