@@ -1,7 +1,7 @@
 //! Answers are bounded on every path (`shared::answer::MAX_ANSWER_BYTES`), and the function's
 //! calls to the extension end with the invoke.
 
-use super::hop::hop_over;
+use super::hop::{engine, hop_over};
 use super::*;
 use shared::answer::MAX_ANSWER_BYTES;
 use shared::source::Operation;
@@ -88,27 +88,7 @@ async fn the_extension_is_given_no_more_than_the_invoke_has_left() {
             open.push(socket);
         }
     });
-    let local = {
-        let source = heavy_source();
-        let engine = EngineConfig {
-            home_region: "us-east-1".into(),
-            regions: vec!["us-east-1".into()],
-            ttl: Duration::from_secs(60),
-            max_stale: Duration::from_secs(3600),
-            ssm_prefix: None,
-            upstream_timeout: Duration::from_millis(500),
-            snapshot_url: None,
-            snapshot_fallback: shared::config::Fallback::Direct,
-            account: None,
-        };
-        let sources = Sources {
-            tags: source.clone(),
-            catalog: source,
-            routes: None,
-            published: None,
-        };
-        Resolver::new(engine, sources, Arc::new(MockClock::default()), Arc::default())
-    };
+    let local = engine(&heavy_source());
     let config = Config::from_lookup(|k| (k == "AWS_REGION").then(|| "us-east-1".to_owned())).unwrap();
     let extension = ExtensionClient::new(&url, None, Duration::from_secs(20));
     let app = App::new(

@@ -32,7 +32,7 @@ fn wide_source() -> Arc<MemorySource> {
     source
 }
 
-fn engine(source: &Arc<MemorySource>) -> Resolver {
+pub(super) fn engine(source: &Arc<MemorySource>) -> Resolver {
     engine_with(source, MockClock::default())
 }
 
