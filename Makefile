@@ -8,7 +8,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint test test-rust test-python test-ts doc demo demo-up bench link-order link-order-layer clean
+.PHONY: all venv build lint test test-rust test-python test-ts test-arm64 arm64-tools doc demo demo-up bench link-order link-order-layer clean
 
 all: build
 
@@ -36,8 +36,8 @@ doc:
 test-rust: venv build
 	$(CARGO) test --workspace
 
-# Includes the real `sam build` (release builds of both binaries) for x86_64: this machine kind
-# has no aarch64 standard library and cannot download one.
+# Includes the real `sam build` (release builds of both binaries) for x86_64; arm64 is built and
+# run by test-arm64 (debug builds under qemu), which keeps this to one release build.
 test-python: venv build
 	PROFILE_RESOLVER_SAM_BUILD=1 LAYER_ARCH=x86_64 $(PY) -m unittest discover -s tests/python -p 'test_*.py' -v
 
@@ -49,8 +49,24 @@ test-ts: build
 	git diff --exit-code -- clients/typescript/dist || (echo "clients/typescript/dist is stale: run npx tsc -p . there" && exit 1)
 	cd clients/typescript && node --test test/
 
+# arm64 (Graviton), the template's default architecture: the rustup target, Debian's cross gcc
+# (the linker, in .cargo/config.toml) and qemu-user, installed when missing.
+arm64-tools:
+	rustup target add aarch64-unknown-linux-gnu
+	@if ! command -v qemu-aarch64 >/dev/null 2>&1 || ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then \
+		echo "== Installing qemu-user and the aarch64 cross gcc from Debian's packages"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; \
+	fi
+
+# Debug cross builds of both binaries (behaviour, not speed, is what qemu checks), then the
+# suite that runs them under qemu against the x86_64 emulator.
+test-arm64: venv build arm64-tools
+	$(CARGO) build --target aarch64-unknown-linux-gnu -p cache-extension -p resolver-fn --bins
+	$(CARGO) test -p profile-resolver-tests --test arm64
+
 # The last step checks that no suite left a process of this checkout running.
-test: lint doc test-rust test-python test-ts
+test: lint doc test-rust test-python test-ts test-arm64
 	scripts/leftovers.sh
 
 demo: venv

@@ -1,0 +1,161 @@
+//! arm64 (Graviton), the template's default architecture: the aarch64 builds of both binaries
+//! (`make test-arm64` cross-builds them with Debian's cross gcc) run under `qemu-aarch64`
+//! against the x86_64 emulator. The extension registers with a fake Extensions API, loads, answers
+//! a resolve, a batch and a reverse lookup, and exits on SHUTDOWN within 2 s; the function
+//! answers a direct invoke and an HTTP API event under a fake Runtime API.
+//!
+//! Not part of a plain `cargo test` (`test = false`): it needs the cross-built binaries.
+
+// A test that cannot set up its world should fail loudly, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use harness::harness::fixtures;
+use harness::harness::fleet::FakeRuntime;
+use harness::harness::freeze::FakeLambda;
+use harness::harness::lambda::{Extension, Scratch};
+use harness::harness::{Emulator, Proc, aws_env, http, workspace_root};
+use serde_json::{Value, json};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const TOKEN: &str = "arm64-token";
+const MODEL: &str = "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0";
+
+fn arn(id: &str) -> String {
+    format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/{id}")
+}
+
+/// An executable named `name` in `scratch` that runs the aarch64 build of `name` under qemu.
+fn under_qemu(scratch: &Scratch, name: &str) -> PathBuf {
+    let binary = workspace_root()
+        .join("target/aarch64-unknown-linux-gnu/debug")
+        .join(name);
+    assert!(
+        binary.exists(),
+        "{} is missing: `make test-arm64` cross-builds it",
+        binary.display()
+    );
+    let dir = scratch.path("arm64");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join(name);
+    let text = format!(
+        "#!/bin/sh\nexec qemu-aarch64 -L /usr/aarch64-linux-gnu {} \"$@\"\n",
+        binary.display()
+    );
+    std::fs::write(&script, text).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+fn post(ext: &Extension, path: &str, body: &Value) -> http::Reply {
+    http::request(
+        &ext.url,
+        "POST",
+        path,
+        &[
+            ("x-profile-resolver-token", TOKEN),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_aarch64_extension_and_function_serve_under_qemu() {
+    let scratch = Scratch::new("arm64").unwrap();
+    let emu = Emulator::start(None).unwrap();
+    emu.seed(&json!({"profiles": [
+        {"region": "us-east-1", "name": "acme-chat", "id": "acmechat0001", "model": MODEL,
+         "tags": {"tenant": "acme", "app": "chat"}},
+        {"region": "us-east-1", "name": "globex-chat", "id": "globexchat01", "model": MODEL,
+         "tags": {"tenant": "globex", "app": "chat"}}]}))
+        .unwrap();
+    let mut env = aws_env(&emu.url, None, "us-east-1");
+    env.push(("PROFILE_RESOLVER_TOKEN".into(), TOKEN.into()));
+    env.push(("PROFILE_RESOLVER_SSM_PREFIX".into(), String::new()));
+
+    // The extension, registered with a fake Extensions API.
+    let mut lambda = FakeLambda::start().unwrap();
+    let mut ext_env = env.clone();
+    ext_env.push(("AWS_LAMBDA_RUNTIME_API".into(), lambda.runtime_api.clone()));
+    let mut ext = Extension::start_free_binary(&scratch, &ext_env, &under_qemu(&scratch, "cache-extension")).unwrap();
+    lambda.wait_parked(Duration::from_secs(30)).unwrap();
+    assert_eq!(lambda.registered(), (true, None), "{}", ext.logs());
+
+    let one = post(&ext, "/v1/resolve", &json!({"tags": {"tenant": "acme", "app": "chat"}}));
+    assert_eq!(
+        (one.status, one.json()["profile"]["arn"].clone()),
+        (200, json!(arn("acmechat0001"))),
+        "{}",
+        one.body
+    );
+    let batch = post(
+        &ext,
+        "/v1/resolve/batch",
+        &json!({"queries": [{"tags": {"tenant": "globex"}}, {"tags": {"tenant": "nobody"}}]}),
+    );
+    let results = batch.json()["results"].clone();
+    assert_eq!(
+        (results[0]["profile"]["arn"].clone(), results[1]["status"].clone()),
+        (json!(arn("globexchat01")), json!(404)),
+        "{}",
+        batch.body
+    );
+    let lookup = http::request(
+        &ext.url,
+        "GET",
+        &format!(
+            "/v1/profiles/{}",
+            arn("globexchat01").replace(':', "%3A").replace('/', "%2F")
+        ),
+        &[("x-profile-resolver-token", TOKEN)],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(lookup.json()["profile"]["models"][0], MODEL, "{}", lookup.body);
+
+    // The function, asking that extension, under a fake Runtime API.
+    let runtime = FakeRuntime::start().unwrap();
+    let log = std::fs::File::create(scratch.path("function.log")).unwrap();
+    let child = Command::new(under_qemu(&scratch, "resolver-fn"))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("PROFILE_RESOLVER_EXTENSION_URL", &ext.url)
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "resolver-fn")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let function = Proc::new(child, "resolver-fn");
+    let direct = runtime
+        .invoke(
+            json!({"tags": {"tenant": "acme", "app": "chat"}}),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+        .expect("answered");
+    assert_eq!(direct["profile"]["arn"], arn("acmechat0001"), "{direct}");
+    let mut event = fixtures::event("example-apigw-v2-request-no-authorizer.json");
+    event["rawPath"] = json!("/v1/resolve");
+    event["rawQueryString"] = json!("tag:tenant=globex");
+    event["requestContext"]["http"]["method"] = json!("GET");
+    event["body"] = Value::Null;
+    let resp = runtime
+        .invoke(event, Duration::from_secs(60))
+        .unwrap()
+        .expect("answered");
+    assert_eq!(resp["statusCode"], 200, "{resp}");
+    let body: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["profile"]["arn"], arn("globexchat01"));
+    drop(function);
+
+    lambda.shutdown().unwrap();
+    let (took, ok) = ext.wait_exit(Duration::from_secs(10)).expect("it exits after SHUTDOWN");
+    assert!(ok && took < Duration::from_secs(2), "{took:?}\n{}", ext.logs());
+}
