@@ -56,7 +56,8 @@ arm64-tools:
 	@if ! command -v qemu-aarch64 >/dev/null 2>&1 || ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then \
 		echo "== Installing qemu-user and the aarch64 cross gcc from Debian's packages"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; \
 	fi
 
 # Debug cross builds of both binaries (behaviour, not speed, is what qemu checks), then the
