@@ -286,6 +286,37 @@ impl FakeRuntime {
         })
     }
 
+    /// Starts `exe` as the function this API serves: Lambda's own variables (the function's
+    /// name is the file's), then `env`, which may override them; its output goes to `log`.
+    ///
+    /// # Errors
+    /// When it cannot be spawned.
+    pub fn start_function(
+        &self,
+        exe: &std::path::Path,
+        env: &[(String, String)],
+        log: &std::path::Path,
+    ) -> anyhow::Result<Proc> {
+        let name = exe
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("function")
+            .to_owned();
+        let out = fs::File::create(log)?;
+        let child = Command::new(exe)
+            .env("AWS_LAMBDA_RUNTIME_API", &self.runtime_api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("spawning {}", exe.display()))?;
+        Ok(Proc::new(child, &name))
+    }
+
     /// Invokes the function with `payload` and waits, at most `timeout`, for its outcome.
     ///
     /// # Errors

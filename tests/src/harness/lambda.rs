@@ -233,7 +233,7 @@ impl Extension {
     /// may get it from the kernel) is retried on a new one, at most three times.
     ///
     /// # Errors
-    /// When it exits, or does not come up within 10 s.
+    /// When it exits, or does not come up within 30 s.
     pub fn start_free(scratch: &Scratch, env: &[(String, String)]) -> anyhow::Result<Self> {
         Self::start_free_binary(scratch, env, &super::binary("cache-extension"))
     }
@@ -259,7 +259,7 @@ impl Extension {
     /// still runs.
     ///
     /// # Errors
-    /// When it exits (its log is in the error), or does not come up within 10 s.
+    /// When it exits (its log is in the error), or does not come up within 30 s.
     pub fn start(scratch: &Scratch, env: &[(String, String)], port: u16) -> anyhow::Result<Self> {
         Self::start_binary(scratch, env, port, &super::binary("cache-extension"))
     }
@@ -286,7 +286,8 @@ impl Extension {
             r.status == 200
                 && serde_json::from_str::<Value>(&r.body).is_ok_and(|b| b["status"] == "ok" && b["regions"].is_object())
         };
-        wait_serving(&mut ext.proc, &ext.url, "/health", Duration::from_secs(10), ours).with_context(|| ext.logs())?;
+        // An upper bound only (a start under qemu on a loaded machine takes seconds).
+        wait_serving(&mut ext.proc, &ext.url, "/health", Duration::from_secs(30), ours).with_context(|| ext.logs())?;
         Ok(ext)
     }
 

@@ -6,9 +6,8 @@ use crate::helpers::*;
 use harness::harness::fixtures;
 use harness::harness::fleet::FakeRuntime;
 use harness::harness::lambda::{Extension, Scratch};
-use harness::harness::{Emulator, Proc, aws_env, binary};
+use harness::harness::{Emulator, aws_env, binary};
 use serde_json::{Value, json};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
@@ -21,21 +20,11 @@ fn an_invoke_carrying_a_tenant_id_is_pinned_to_that_tenant_for_every_kind_of_eve
     env.push(("PROFILE_RESOLVER_SSM_PREFIX".into(), String::new()));
     let ext = Extension::start_free(&scratch, &env).unwrap();
     let runtime = FakeRuntime::start().unwrap();
-    let log = std::fs::File::create(scratch.path("function.log")).unwrap();
-    let child = Command::new(binary("resolver-fn"))
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("PROFILE_RESOLVER_EXTENSION_URL", &ext.url)
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "resolver-fn")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    env.push(("PROFILE_RESOLVER_EXTENSION_URL".into(), ext.url.clone()));
     // Declared last, so stopped first: before its Runtime API goes away.
-    let _function = Proc::new(child, "resolver-fn");
+    let _function = runtime
+        .start_function(&binary("resolver-fn"), &env, &scratch.path("function.log"))
+        .unwrap();
     let ask =
         |payload: Value, tenant: Option<&str>| runtime.invoke_as(payload, tenant, Duration::from_secs(30)).unwrap();
 

@@ -5,11 +5,11 @@
 
 use crate::helpers::*;
 use harness::harness::fleet::FakeRuntime;
-use harness::harness::{Proc, aws_env, binary};
+use harness::harness::lambda::Scratch;
+use harness::harness::{aws_env, binary};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -72,21 +72,17 @@ fn on_managed_instances_the_function_serves_max_concurrency_invokes_at_once() {
     env.push(("PROFILE_RESOLVER_SSM_PREFIX".into(), String::new()));
     env.push(("PROFILE_RESOLVER_EXTENSION_URL".into(), extension));
     env.push(("PROFILE_RESOLVER_EXTENSION_TIMEOUT_MS".into(), "10000".into()));
-    let child = Command::new(binary("resolver-fn"))
-        .envs(env)
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.runtime_api)
-        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "lambda-managed-instances")
-        .env("AWS_LAMBDA_MAX_CONCURRENCY", CONCURRENCY.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "resolver-fn")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+    env.push((
+        "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
+        "lambda-managed-instances".into(),
+    ));
+    env.push(("AWS_LAMBDA_MAX_CONCURRENCY".into(), CONCURRENCY.to_string()));
+    env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "2048".into()));
+    let scratch = Scratch::new("managed-function").unwrap();
     // Declared last, so stopped first: before its Runtime API goes away.
-    let _function = Proc::new(child, "resolver-fn");
+    let _function = runtime
+        .start_function(&binary("resolver-fn"), &env, &scratch.path("function.log"))
+        .unwrap();
     let answers: Vec<_> = std::thread::scope(|s| {
         let calls: Vec<_> = (0..CONCURRENCY)
             .map(|i| {
