@@ -410,8 +410,8 @@ fn batch_results(status: u16, body: &[u8]) -> Option<Vec<&RawValue>> {
     serde_json::from_slice::<Results<'_>>(body).ok().map(|r| r.results)
 }
 
-/// An error body's code, read without building a `serde_json::Value`.
-fn error_code(body: &[u8]) -> Option<String> {
+/// An error body's code and failing operation, read without building a `serde_json::Value`.
+fn error_code(body: &[u8]) -> Option<(String, Option<String>)> {
     #[derive(Deserialize)]
     struct Body {
         error: Detail,
@@ -423,14 +423,11 @@ fn error_code(body: &[u8]) -> Option<String> {
         operation: Option<String>,
     }
     let b: Body = serde_json::from_slice(body).ok()?;
-    Some(match b.error.operation {
-        Some(op) => format!("{}:{op}", b.error.code),
-        None => b.error.code,
-    })
+    Some((b.error.code, b.error.operation))
 }
 
 fn is_too_many_results(body: &[u8]) -> bool {
-    error_code(body).is_some_and(|c| c == ErrorCode::TooManyResults.as_str())
+    error_code(body).is_some_and(|(code, _)| code == ErrorCode::TooManyResults.as_str())
 }
 
 /// The profile count of a `TooManyResults` refusal, and the answer size it reports (at least
@@ -452,8 +449,10 @@ fn refusal_size(body: &[u8]) -> (usize, usize) {
 /// A 503 that only the routes' call caused: the tag snapshot answered "no such profile".
 fn only_routes_failed(reply: &Reply) -> bool {
     reply.status == 503
-        && error_code(reply.body.as_bytes())
-            .is_some_and(|c| c == format!("UpstreamUnavailable:{}", Operation::GetParametersByPath))
+        && error_code(reply.body.as_bytes()).is_some_and(|(code, op)| {
+            code == ErrorCode::UpstreamUnavailable.as_str()
+                && op.as_deref() == Some(Operation::GetParametersByPath.as_str())
+        })
 }
 
 /// One batch item in its wire form.
