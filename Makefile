@@ -8,7 +8,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint test test-rust test-python test-ts test-arm64 arm64-tools doc demo demo-up bench link-order link-order-layer clean
+.PHONY: all venv build lint test test-rust test-python typecheck-python test-ts test-arm64 arm64-tools doc demo demo-up bench link-order link-order-layer clean
 
 all: build
 
@@ -38,15 +38,19 @@ test-rust: venv build
 
 # Includes the real `sam build` (release builds of both binaries) for x86_64; arm64 is built and
 # run by test-arm64 (debug builds under qemu), which keeps this to one release build.
-test-python: venv build
+test-python: venv build typecheck-python
 	PROFILE_RESOLVER_SAM_BUILD=1 LAYER_ARCH=x86_64 $(PY) -m unittest discover -s tests/python -p 'test_*.py' -v
+
+# The Python client's types, checked against the oldest Python it supports.
+typecheck-python: venv
+	$(VENV)/bin/mypy --strict --python-version 3.10 clients/python/src
 
 # The TypeScript client: the shipped JavaScript must be what the sources compile to, and it is
 # tested with node --test against the real extension.
 test-ts: build
 	@echo "== TypeScript client"
-	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npx tsc -p .
-	git diff --exit-code -- clients/typescript/dist || (echo "clients/typescript/dist is stale: run npx tsc -p . there" && exit 1)
+	cd clients/typescript && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	test -z "$$(git status --porcelain -- clients/typescript/dist)" || (git status --short -- clients/typescript/dist; echo "clients/typescript/dist is stale: run npm run build there" && exit 1)
 	cd clients/typescript && node --test test/
 
 # arm64 (Graviton), the template's default architecture: the rustup target, Debian's cross gcc

@@ -1,7 +1,7 @@
 /**
  * Client for profile-resolver's cache-extension on loopback: which Amazon Bedrock application
  * inference profile ARN serves these tags, and the way back (which model is behind an ARN).
- * Zero runtime dependencies: Node's fetch.
+ * Zero runtime dependencies: Node's fetch. Shipped as ES modules and as CommonJS, with types.
  */
 
 export type TagValue = string | readonly string[];
@@ -15,7 +15,10 @@ export interface Profile {
   region: string;
   accountId: string;
   status?: string;
+  /** The underlying model ARNs; absent for a route, or when Bedrock could not be read. */
   models?: string[];
+  /** Each underlying model's plain id, once, in the order of `models`; absent when `models` is. */
+  modelIds?: string[];
   tags: Record<string, string>;
 }
 
@@ -25,10 +28,12 @@ export interface Answer {
   ageSeconds: number;
 }
 
+/** The answer of `match=one`, and of the reverse lookup. */
 export interface OneAnswer extends Answer {
   profile: Profile;
 }
 
+/** The answer of `match=all`: every matching profile, sorted by ARN, possibly none. */
 export interface AllAnswer extends Answer {
   profiles: Profile[];
 }
@@ -48,19 +53,48 @@ export interface ErrorDetail {
   operation?: string;
 }
 
-export type BatchResult = ({ status: 200 } & Partial<OneAnswer> & Partial<AllAnswer>) | { status: number; error: ErrorDetail };
+/** A query of a batch that succeeded: `profile` for `match=one`, `profiles` for `match=all`. */
+export type BatchSuccess = { status: 200; error?: undefined } & Partial<OneAnswer> & Partial<AllAnswer>;
+/** A query of a batch that failed, in its place: the status and the error body it would have had alone. */
+export type BatchFailure = { status: number; error: ErrorDetail };
+/** One result of `resolveBatch`; `if (result.error)` tells a failure from a success. */
+export type BatchResult = BatchSuccess | BatchFailure;
 
-/** Any error the resolver answered, or a transport failure (`code` is then undefined). */
+/** The second argument of an error class's constructor, in the style of `new Error(message, { cause })`. */
+export interface ProfileResolverErrorOptions {
+  /** The HTTP status the resolver answered; undefined for a transport failure. */
+  status?: number;
+  /** The error body's fields (`code`, `message`, `field`, `candidates`, `count`, `operation`). */
+  detail?: Partial<ErrorDetail>;
+  /** The error code; undefined for a transport failure. */
+  code?: string;
+  /** What caused it, e.g. the error `fetch` threw. */
+  cause?: unknown;
+}
+
+/** Any error the resolver answered, or a transport failure (`code` is then undefined, `cause` holds the original error). */
 export class ProfileResolverError extends Error {
   readonly code: string | undefined;
   readonly status: number | undefined;
   readonly detail: Partial<ErrorDetail>;
-  constructor(message: string, status?: number, detail: Partial<ErrorDetail> = {}, code?: string) {
-    super(message);
+  constructor(message: string, options?: ProfileResolverErrorOptions);
+  constructor(message: string, status?: number, detail?: Partial<ErrorDetail>, code?: string, options?: { cause?: unknown });
+  constructor(
+    message: string,
+    statusOrOptions?: number | ProfileResolverErrorOptions,
+    detail?: Partial<ErrorDetail>,
+    code?: string,
+    options?: { cause?: unknown },
+  ) {
+    const o: ProfileResolverErrorOptions =
+      typeof statusOrOptions === "object" && statusOrOptions !== null
+        ? statusOrOptions
+        : { ...options, status: statusOrOptions, detail, code };
+    super(message, "cause" in o ? { cause: o.cause } : undefined);
     this.name = new.target.name;
-    this.status = status;
-    this.detail = detail;
-    this.code = code;
+    this.status = o.status;
+    this.detail = o.detail ?? {};
+    this.code = o.code;
   }
 }
 
@@ -104,7 +138,7 @@ export class UpstreamUnavailable extends ProfileResolverError {
   }
 }
 
-const ERRORS: Record<string, new (m: string, s?: number, d?: Partial<ErrorDetail>, c?: string) => ProfileResolverError> = {
+const ERRORS: Record<string, typeof ProfileResolverError> = {
   InvalidQuery, Unauthorized, Forbidden, NoMatch, NotFound, MethodNotAllowed, RequestTimeout,
   AmbiguousMatch, PayloadTooLarge, TooManyResults, UriTooLong, HeadersTooLarge, TooManyRequests,
   UpstreamUnavailable,
@@ -115,7 +149,7 @@ export function errorFrom(status: number, body: unknown): ProfileResolverError {
   const detail = (body as { error?: Partial<ErrorDetail> } | null)?.error ?? {};
   const code = detail.code;
   const Cls = (code && ERRORS[code]) || ProfileResolverError;
-  return new Cls(detail.message ?? `the resolver answered ${status}`, status, detail, code);
+  return new Cls(detail.message ?? `the resolver answered ${status}`, { status, detail, code });
 }
 
 /** The extension reads its token from the first of these that is set. */
@@ -171,11 +205,16 @@ export class Client {
   }
 
   /** The one profile serving `tags`. Throws NoMatch, AmbiguousMatch (with candidates), ... */
-  resolve(tags: Tags, region?: string, match: MatchMode = "one"): Promise<OneAnswer> {
-    return this.call("POST", "/v1/resolve", query(tags, region, match)) as Promise<OneAnswer>;
+  resolve(tags: Tags, region?: string, match?: "one"): Promise<OneAnswer>;
+  /** Every profile serving `tags`, possibly none (the same as `resolveAll`). */
+  resolve(tags: Tags, region: string | undefined, match: "all"): Promise<AllAnswer>;
+  /** `match` known only at run time: narrow with `"profiles" in answer`. */
+  resolve(tags: Tags, region?: string, match?: MatchMode): Promise<OneAnswer | AllAnswer>;
+  resolve(tags: Tags, region?: string, match: MatchMode = "one"): Promise<OneAnswer | AllAnswer> {
+    return this.call("POST", "/v1/resolve", query(tags, region, match)) as Promise<OneAnswer | AllAnswer>;
   }
 
-  /** Every profile serving `tags`, possibly none. */
+  /** Every profile serving `tags`, sorted by ARN, possibly none. `{}` lists every profile of the region. */
   resolveAll(tags: Tags, region?: string): Promise<AllAnswer> {
     return this.call("POST", "/v1/resolve", query(tags, region, "all")) as Promise<AllAnswer>;
   }
@@ -209,23 +248,32 @@ export class Client {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token) headers["x-profile-resolver-token"] = this.token;
-    let response: Response;
+    let status: number;
+    let text: string;
     try {
-      response = await fetch(this.url + path, {
+      const response = await fetch(this.url + path, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-    } catch (e) {
-      throw new ProfileResolverError(`the extension could not be reached: ${(e as Error).message}`);
+      status = response.status;
+      text = await response.text();
+    } catch (cause) {
+      throw new ProfileResolverError(this.transportMessage(cause), { cause });
     }
-    const text = await response.text();
     try {
-      return { status: response.status, answer: text ? JSON.parse(text) : {} };
-    } catch {
-      throw new ProfileResolverError(`the extension answered ${response.status} with a body that is not JSON`, response.status);
+      return { status, answer: text ? JSON.parse(text) : {} };
+    } catch (cause) {
+      throw new ProfileResolverError(`the extension answered ${status} with a body that is not JSON`, { status, cause });
     }
+  }
+
+  private transportMessage(cause: unknown): string {
+    const e = cause as { name?: unknown; message?: unknown; cause?: { message?: unknown } } | null;
+    if (e?.name === "TimeoutError") return `the extension did not answer within ${this.timeoutMs} ms`;
+    const why = [e?.message, e?.cause?.message].filter((m) => typeof m === "string" && m).join(": ");
+    return `the extension could not be reached at ${this.url}${why ? `: ${why}` : ""}`;
   }
 }
 

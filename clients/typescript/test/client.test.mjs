@@ -1,15 +1,19 @@
 // The TypeScript client's shipped JavaScript against the real cache-extension binary and the
-// emulator (both from the workspace's target/debug): every call and every error class.
+// emulator (both from the workspace's target/debug): every call and every error class, through
+// the ES module build (imported by the package's name), and the CommonJS build answering alike.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { createServer } from "node:net";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import * as pr from "@profile-resolver/client";
 
 const { Client } = pr;
+// The same package as a CommonJS program require()s it: the "require" condition of its exports.
+const cjs = createRequire(import.meta.url)("@profile-resolver/client");
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const BIN = path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, "target"), "debug");
 const TOKEN = "ts-client-token";
@@ -97,6 +101,8 @@ test("resolve answers the one profile; resolveAll lists every match", async () =
   const all = await client.resolveAll({ tenant: "acme" });
   assert.deepEqual(all.profiles.map((p) => p.arn), [PREFIX + "acmebatch001", PREFIX + "acmechat0001"]);
   assert.deepEqual((await client.resolveAll({ tenant: "nobody" })).profiles, []);
+  assert.deepEqual((await client.resolve({ tenant: "acme" }, undefined, "all")).profiles, all.profiles);
+  assert.equal((await client.resolveAll({})).profiles.length, 3);
   assert.equal((await client.resolve({ tenant: ["acme", "initech"], app: "batch" })).profile.arn, PREFIX + "acmebatch001");
 });
 
@@ -124,8 +130,9 @@ test("every error code maps to its class", async () => {
   await assert.rejects(new Client({ url: extension.url, token: "", env: {} }).resolve({ a: "b" }), pr.Unauthorized);
   await assert.rejects(new Client({ url: extension.url, token: "wrong" }).resolve({ a: "b" }), pr.Forbidden);
   await assert.rejects(client.resolve({ k: "v".repeat(70_000) }), pr.PayloadTooLarge);
-  await assert.rejects(new Client({ url: "http://127.0.0.1:1", token: TOKEN, timeoutMs: 500 }).resolve({ a: "b" }),
-    (e) => e instanceof pr.ProfileResolverError && e.code === undefined);
+  const closed = await freePort();
+  await assert.rejects(new Client({ url: `http://127.0.0.1:${closed}`, token: TOKEN, timeoutMs: 500 }).resolve({ a: "b" }),
+    (e) => e instanceof pr.ProfileResolverError && e.code === undefined && e.status === undefined && e.cause instanceof TypeError);
 });
 
 test("every code of the contract has its own class", () => {
@@ -153,4 +160,26 @@ test("a cold region with its upstream down is UpstreamUnavailable naming the ope
     cold.child.kill("SIGKILL");
     await admin("DELETE", "/faults");
   }
+});
+
+test("import loads the ES module build, require the CommonJS build, through the package's exports", () => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  assert.equal(fileURLToPath(import.meta.resolve("@profile-resolver/client")), path.join(root, "dist", "esm", "index.js"));
+  assert.equal(createRequire(import.meta.url).resolve("@profile-resolver/client"), path.join(root, "dist", "cjs", "index.js"));
+  assert.deepEqual(Object.keys(cjs).filter((k) => k !== "__esModule").sort(), Object.keys(pr).sort());
+});
+
+test("the CommonJS build answers as the ES module build does", async () => {
+  const env = { PROFILE_RESOLVER_PORT: String(extension.port), PROFILE_RESOLVER_TOKEN: TOKEN };
+  const viaRequire = new cjs.Client({ env });
+  const strip = ({ cache, ageSeconds, ...rest }) => rest; // these two move with time
+  assert.deepEqual(strip(await viaRequire.resolve({ tenant: "acme", app: "chat" })), strip(await client.resolve({ tenant: "acme", app: "chat" })));
+  assert.deepEqual(strip(await viaRequire.resolveAll({ tenant: "acme" })), strip(await client.resolveAll({ tenant: "acme" })));
+  assert.deepEqual(strip(await viaRequire.resolve({ app: "chat" }, "us-east-1", "all")), strip(await client.resolve({ app: "chat" }, "us-east-1", "all")));
+  const queries = [{ tags: { tenant: "globex" } }, { tags: { tenant: "nobody" } }];
+  assert.deepEqual((await viaRequire.resolveBatch(queries)).map(strip), (await client.resolveBatch(queries)).map(strip));
+  assert.deepEqual(strip(await viaRequire.profile(PREFIX + "globexchat01")), strip(await client.profile(PREFIX + "globexchat01")));
+  // Each build throws its own classes; the name and the code are the same in both.
+  await assert.rejects(viaRequire.resolve({ tenant: "acme" }), (e) =>
+    e instanceof cjs.AmbiguousMatch && !(e instanceof pr.AmbiguousMatch) && e.name === "AmbiguousMatch" && e.code === "AmbiguousMatch" && e.count === 2);
 });

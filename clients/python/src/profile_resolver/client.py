@@ -5,21 +5,25 @@ import http.client
 import json
 import os
 import random
-import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union, cast, overload
 
+from .answers import AllAnswer, BatchResult, Health, OneAnswer, Query, QueryAnswer, Tags, TagValue
 from .errors import ProfileResolverError, from_body
+from .pool import ConnectionPool
 
-TagValue = Union[str, Sequence[str]]
-Tags = Mapping[str, TagValue]
+__all__ = ["Client", "token_from", "TOKEN_HEADER", "TOKEN_VARIABLES", "Tags", "TagValue", "Answer"]
+
+#: Any decoded JSON object; the typed shapes are in :mod:`profile_resolver.answers`.
 Answer = Dict[str, Any]
 
 TOKEN_HEADER = "X-Profile-Resolver-Token"
 #: The extension reads its token from the first of these that is set.
 TOKEN_VARIABLES = ("PROFILE_RESOLVER_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 RETRIED = (429, 503)
+#: Errors of a kept-alive connection that the server closed in the meantime.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 def token_from(env: Mapping[str, str]) -> Optional[str]:
@@ -39,13 +43,16 @@ class Client:
     ``timeout`` seconds, by default more than the extension's own wait for a cold region's first
     load (its upstream timeout, 2 s by default), so that a cold region whose upstream is down
     answers with its ``UpstreamUnavailable`` instead of timing out here; 429 and 503 are retried
-    up to ``retries`` times with full jitter. The
-    connection is kept alive between calls; a client may be shared between threads.
+    up to ``retries`` times with full jitter.
+
+    A client may be shared between threads, and threads are not serialised: each request runs on
+    a connection of its own, borrowed from a pool that keeps up to ``max_idle_connections``
+    connections alive between calls.
     """
 
     def __init__(self, url: Optional[str] = None, token: Optional[str] = None, *,
                  timeout: float = 5.0, retries: int = 2, backoff: float = 0.05,
-                 env: Optional[Mapping[str, str]] = None) -> None:
+                 max_idle_connections: int = 16, env: Optional[Mapping[str, str]] = None) -> None:
         env = os.environ if env is None else env
         if url is None:
             url = f"http://127.0.0.1:{env.get('PROFILE_RESOLVER_PORT') or '9797'}"
@@ -59,87 +66,80 @@ class Client:
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
-        self._lock = threading.Lock()
-        self._conn: Optional[http.client.HTTPConnection] = None
+        self._pool = ConnectionPool(self._connect, max_idle_connections)
 
-    def resolve(self, tags: Tags, region: Optional[str] = None, match: str = "one") -> Answer:
+    @overload
+    def resolve(self, tags: Tags, region: Optional[str] = None, match: Literal["one"] = "one") -> OneAnswer: ...
+
+    @overload
+    def resolve(self, tags: Tags, region: Optional[str] = None,
+                match: str = "one") -> Union[OneAnswer, AllAnswer]: ...
+
+    def resolve(self, tags: Tags, region: Optional[str] = None,
+                match: str = "one") -> Union[OneAnswer, AllAnswer]:
         """The one profile serving ``tags``: ``{"profile": {...}, "source", "cache", "ageSeconds"}``.
 
         Raises ``NoMatch``, ``AmbiguousMatch`` (with ``candidates``), ``InvalidQuery``, ...
+        (``resolve_all`` is the typed form of ``match="all"``.)
         """
-        return self._call("POST", "/v1/resolve", _query(tags, region, match))
+        return cast(Union[OneAnswer, AllAnswer], self._call("POST", "/v1/resolve", _query(tags, region, match)))
 
-    def resolve_query(self, query_string: str) -> Answer:
+    def resolve_query(self, query_string: str) -> QueryAnswer:
         """The GET form: ``tag:k=v`` (repeat for OR, ``tag:k`` for any value), ``region``,
-        ``match``, percent-encoded as in a URL."""
-        return self._call("GET", "/v1/resolve?" + query_string, None)
+        ``match``, percent-encoded as in a URL. The answer holds ``profile`` for ``match=one``
+        (the default), ``profiles`` for ``match=all``."""
+        return cast(QueryAnswer, self._call("GET", "/v1/resolve?" + query_string, None))
 
-    def resolve_all(self, tags: Tags, region: Optional[str] = None) -> Answer:
+    def resolve_all(self, tags: Tags, region: Optional[str] = None) -> AllAnswer:
         """Every profile serving ``tags``: ``{"profiles": [...], ...}``, possibly empty."""
-        return self._call("POST", "/v1/resolve", _query(tags, region, "all"))
+        return cast(AllAnswer, self._call("POST", "/v1/resolve", _query(tags, region, "all")))
 
-    def resolve_batch(self, queries: Sequence[Mapping[str, Any]]) -> List[Answer]:
+    def resolve_batch(self, queries: Sequence[Union[Query, Mapping[str, Any]]]) -> List[BatchResult]:
         """Up to 100 queries (``{"tags": ..., "region": ..., "match": ...}``) at once.
 
         Each result carries its own ``status``; a failed query is ``{"status": 4xx, "error":
         {...}}`` in place, not an exception. A batch whose whole answer would be over the
         resolver's answer limit raises ``TooManyResults``.
         """
-        return list(self._call("POST", "/v1/resolve/batch", {"queries": list(queries)})["results"])
+        answer = self._call("POST", "/v1/resolve/batch", {"queries": list(queries)})
+        return cast(List[BatchResult], list(answer["results"]))
 
-    def profile(self, arn_or_id: str, region: Optional[str] = None) -> Answer:
+    def profile(self, arn_or_id: str, region: Optional[str] = None) -> OneAnswer:
         """The reverse lookup: the record of one profile, by ARN (or id, in ``region`` or the
         home region): ``{"profile": {...models, tags...}, "source", "cache", "ageSeconds"}``."""
         path = "/v1/profiles/" + urllib.parse.quote(arn_or_id, safe="")
         if region is not None:
             path += "?" + urllib.parse.urlencode({"region": region})
-        return self._call("GET", path, None)
+        return cast(OneAnswer, self._call("GET", path, None))
+
+    def health(self) -> Health:
+        """The extension's readiness: ``{"status": "ok", "regions": {region: {"ready", "state",
+        "profiles", "builds", "ageSeconds", "lastError"}}}``."""
+        return cast(Health, self._call("GET", "/health", None))
 
     def close(self) -> None:
-        """Closes the kept-alive connection."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Closes the kept-alive connections. The client stays usable: a later call opens a
+        new one."""
+        self._pool.close()
 
-    def _call(self, method: str, path: str, body: Optional[Mapping[str, Any]]) -> Answer:
+    def _call(self, method: str, path: str, body: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         payload = None if body is None else json.dumps(body).encode()
-        attempt = 0
-        while True:
+        for attempt in range(self.retries + 1):
             status, answer = self._send(method, self._base + path, payload)
             if status == 200:
                 return answer
-            if status in RETRIED and attempt < self.retries:
-                time.sleep(random.uniform(0, self.backoff * (2 ** attempt)))
-                attempt += 1
-                continue
-            raise from_body(status, answer)
+            if status not in RETRIED or attempt == self.retries:
+                break
+            time.sleep(random.uniform(0, self.backoff * (2 ** attempt)))
+        raise from_body(status, answer)
 
-    def _send(self, method: str, path: str, payload: Optional[bytes]) -> "tuple[int, Answer]":
+    def _send(self, method: str, path: str, payload: Optional[bytes]) -> Tuple[int, Dict[str, Any]]:
         headers = {"Accept": "application/json"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
         if self.token:
             headers[TOKEN_HEADER] = self.token
-        with self._lock:
-            # A kept-alive connection the server closed fails once: retry it on a new one.
-            for fresh in (False, True):
-                conn = self._connection(fresh)
-                try:
-                    conn.request(method, path, body=payload, headers=headers)
-                    resp = conn.getresponse()
-                    raw = resp.read()
-                    status = resp.status
-                    if resp.getheader("connection", "").lower() == "close":
-                        self._drop()
-                    break
-                except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                    self._drop()
-                    if fresh:
-                        raise ProfileResolverError(f"the extension closed the connection: {exc}") from exc
-                except (OSError, http.client.HTTPException) as exc:
-                    self._drop()
-                    raise ProfileResolverError(f"the extension could not be reached: {exc}") from exc
+        status, raw = self._send_on_pool(method, path, payload, headers)
         try:
             answer = json.loads(raw) if raw else {}
         except ValueError as exc:
@@ -147,19 +147,48 @@ class Client:
                                        status) from exc
         return status, answer if isinstance(answer, dict) else {}
 
-    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
-        if fresh:
-            self._drop()
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        return self._conn
+    def _send_on_pool(self, method: str, path: str, payload: Optional[bytes],
+                      headers: Mapping[str, str]) -> Tuple[int, bytes]:
+        try:
+            try:
+                return self._exchange_on(self._pool.take(), method, path, payload, headers)
+            except _STALE:
+                # A kept-alive connection the server closed in the meantime: once more on a new one.
+                return self._exchange_on(self._pool.fresh(), method, path, payload, headers)
+        except _STALE as exc:
+            raise ProfileResolverError(f"the extension closed the connection: {exc}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise ProfileResolverError(f"the extension could not be reached: {exc}") from exc
 
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _exchange_on(self, conn: http.client.HTTPConnection, method: str, path: str,
+                     payload: Optional[bytes], headers: Mapping[str, str]) -> Tuple[int, bytes]:
+        """Runs one exchange on a borrowed connection, then gives it back to the pool, or closes
+        it when it failed or the server ends it."""
+        try:
+            status, raw, keep = self._exchange(conn, method, path, payload, headers)
+        except BaseException:
+            conn.close()
+            raise
+        if keep:
+            self._pool.give_back(conn)
+        else:
+            conn.close()
+        return status, raw
 
-    def __enter__(self) -> "Client":
+    def _exchange(self, conn: http.client.HTTPConnection, method: str, path: str,
+                  payload: Optional[bytes], headers: Mapping[str, str]) -> Tuple[int, bytes, bool]:
+        """One request and its whole answer on ``conn``: the status, the body, and whether the
+        connection may be kept alive."""
+        conn.request(method, path, body=payload, headers=dict(headers))
+        resp = conn.getresponse()
+        raw = resp.read()
+        # An HTTP/1.0 answer, or one with "Connection: close", ends the connection.
+        return resp.status, raw, not resp.will_close
+
+    def _connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,11 +1,15 @@
 """One exception class per error code of the profile-resolver API."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, List, Mapping, Optional, Type
 
 
 class ProfileResolverError(Exception):
-    """Any error the resolver answered, or a transport failure (``code`` is then ``None``)."""
+    """Any error the resolver answered, or a transport failure (``code`` is then ``None``).
+
+    ``status`` is the HTTP status, and ``body`` the answer's ``error`` object (its keys are
+    described by :class:`profile_resolver.answers.ErrorDetail`), empty for a transport failure.
+    """
 
     code: Optional[str] = None
 
@@ -24,7 +28,8 @@ class InvalidQuery(ProfileResolverError):
 
     @property
     def field(self) -> Optional[str]:
-        return self.body.get("field")
+        """The request field at fault, e.g. ``tags``, ``region`` or ``match``."""
+        return _text(self.body.get("field"))
 
 
 class Unauthorized(ProfileResolverError):
@@ -71,7 +76,8 @@ class AmbiguousMatch(ProfileResolverError):
     @property
     def candidates(self) -> List[str]:
         """The first matching ARNs, sorted."""
-        return list(self.body.get("candidates") or [])
+        candidates = self.body.get("candidates")
+        return [str(c) for c in candidates] if isinstance(candidates, list) else []
 
     @property
     def count(self) -> int:
@@ -123,7 +129,7 @@ class UpstreamUnavailable(ProfileResolverError):
     @property
     def operation(self) -> Optional[str]:
         """The failing upstream operation(s), e.g. ``GetResources``."""
-        return self.body.get("operation")
+        return _text(self.body.get("operation"))
 
 
 ERRORS: Dict[str, Type[ProfileResolverError]] = {
@@ -135,10 +141,16 @@ ERRORS: Dict[str, Type[ProfileResolverError]] = {
 }
 
 
-def from_body(status: int, body: Dict[str, Any]) -> ProfileResolverError:
+def from_body(status: int, body: Mapping[str, Any]) -> ProfileResolverError:
     """The exception for an error body ``{"error": {...}}`` answered with ``status``."""
-    detail = body.get("error") if isinstance(body.get("error"), dict) else {}
-    code = detail.get("code")
-    message = detail.get("message") or f"the resolver answered {status}"
+    error = body.get("error")
+    detail: Dict[str, Any] = dict(error) if isinstance(error, dict) else {}
+    code = _text(detail.get("code"))
+    message = _text(detail.get("message")) or f"the resolver answered {status}"
     cls = ERRORS.get(code or "", ProfileResolverError)
     return cls(message, status, detail)
+
+
+def _text(value: object) -> Optional[str]:
+    """``value`` if it is a string, else ``None``."""
+    return value if isinstance(value, str) else None

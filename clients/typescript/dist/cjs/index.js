@@ -1,39 +1,55 @@
+"use strict";
 /**
  * Client for profile-resolver's cache-extension on loopback: which Amazon Bedrock application
  * inference profile ARN serves these tags, and the way back (which model is behind an ARN).
- * Zero runtime dependencies: Node's fetch.
+ * Zero runtime dependencies: Node's fetch. Shipped as ES modules and as CommonJS, with types.
  */
-/** Any error the resolver answered, or a transport failure (`code` is then undefined). */
-export class ProfileResolverError extends Error {
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.Client = exports.TOKEN_VARIABLES = exports.UpstreamUnavailable = exports.TooManyRequests = exports.HeadersTooLarge = exports.UriTooLong = exports.TooManyResults = exports.PayloadTooLarge = exports.AmbiguousMatch = exports.RequestTimeout = exports.MethodNotAllowed = exports.NotFound = exports.NoMatch = exports.Forbidden = exports.Unauthorized = exports.InvalidQuery = exports.ProfileResolverError = void 0;
+exports.errorFrom = errorFrom;
+exports.tokenFrom = tokenFrom;
+/** Any error the resolver answered, or a transport failure (`code` is then undefined, `cause` holds the original error). */
+class ProfileResolverError extends Error {
     code;
     status;
     detail;
-    constructor(message, status, detail = {}, code) {
-        super(message);
+    constructor(message, statusOrOptions, detail, code, options) {
+        const o = typeof statusOrOptions === "object" && statusOrOptions !== null
+            ? statusOrOptions
+            : { ...options, status: statusOrOptions, detail, code };
+        super(message, "cause" in o ? { cause: o.cause } : undefined);
         this.name = new.target.name;
-        this.status = status;
-        this.detail = detail;
-        this.code = code;
+        this.status = o.status;
+        this.detail = o.detail ?? {};
+        this.code = o.code;
     }
 }
-export class InvalidQuery extends ProfileResolverError {
+exports.ProfileResolverError = ProfileResolverError;
+class InvalidQuery extends ProfileResolverError {
     get field() {
         return this.detail.field;
     }
 }
-export class Unauthorized extends ProfileResolverError {
+exports.InvalidQuery = InvalidQuery;
+class Unauthorized extends ProfileResolverError {
 }
-export class Forbidden extends ProfileResolverError {
+exports.Unauthorized = Unauthorized;
+class Forbidden extends ProfileResolverError {
 }
-export class NoMatch extends ProfileResolverError {
+exports.Forbidden = Forbidden;
+class NoMatch extends ProfileResolverError {
 }
-export class NotFound extends ProfileResolverError {
+exports.NoMatch = NoMatch;
+class NotFound extends ProfileResolverError {
 }
-export class MethodNotAllowed extends ProfileResolverError {
+exports.NotFound = NotFound;
+class MethodNotAllowed extends ProfileResolverError {
 }
-export class RequestTimeout extends ProfileResolverError {
+exports.MethodNotAllowed = MethodNotAllowed;
+class RequestTimeout extends ProfileResolverError {
 }
-export class AmbiguousMatch extends ProfileResolverError {
+exports.RequestTimeout = RequestTimeout;
+class AmbiguousMatch extends ProfileResolverError {
     /** The first matching ARNs, sorted. */
     get candidates() {
         return this.detail.candidates ?? [];
@@ -43,45 +59,52 @@ export class AmbiguousMatch extends ProfileResolverError {
         return this.detail.count ?? this.candidates.length;
     }
 }
-export class PayloadTooLarge extends ProfileResolverError {
+exports.AmbiguousMatch = AmbiguousMatch;
+class PayloadTooLarge extends ProfileResolverError {
 }
+exports.PayloadTooLarge = PayloadTooLarge;
 /** The answer (a `match=all` or a whole batch) would be over the resolver's answer limit; nothing
  * partial is sent. Narrow the query with more tags, or split the batch. */
-export class TooManyResults extends ProfileResolverError {
+class TooManyResults extends ProfileResolverError {
     /** How many profiles the refused answer held. */
     get count() {
         return this.detail.count ?? 0;
     }
 }
-export class UriTooLong extends ProfileResolverError {
+exports.TooManyResults = TooManyResults;
+class UriTooLong extends ProfileResolverError {
 }
-export class HeadersTooLarge extends ProfileResolverError {
+exports.UriTooLong = UriTooLong;
+class HeadersTooLarge extends ProfileResolverError {
 }
-export class TooManyRequests extends ProfileResolverError {
+exports.HeadersTooLarge = HeadersTooLarge;
+class TooManyRequests extends ProfileResolverError {
 }
-export class UpstreamUnavailable extends ProfileResolverError {
+exports.TooManyRequests = TooManyRequests;
+class UpstreamUnavailable extends ProfileResolverError {
     /** The failing upstream operation(s), e.g. `GetResources`. */
     get operation() {
         return this.detail.operation;
     }
 }
+exports.UpstreamUnavailable = UpstreamUnavailable;
 const ERRORS = {
     InvalidQuery, Unauthorized, Forbidden, NoMatch, NotFound, MethodNotAllowed, RequestTimeout,
     AmbiguousMatch, PayloadTooLarge, TooManyResults, UriTooLong, HeadersTooLarge, TooManyRequests,
     UpstreamUnavailable,
 };
 /** The exception for an error body `{"error": {...}}` answered with `status`. */
-export function errorFrom(status, body) {
+function errorFrom(status, body) {
     const detail = body?.error ?? {};
     const code = detail.code;
     const Cls = (code && ERRORS[code]) || ProfileResolverError;
-    return new Cls(detail.message ?? `the resolver answered ${status}`, status, detail, code);
+    return new Cls(detail.message ?? `the resolver answered ${status}`, { status, detail, code });
 }
 /** The extension reads its token from the first of these that is set. */
-export const TOKEN_VARIABLES = ["PROFILE_RESOLVER_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"];
+exports.TOKEN_VARIABLES = ["PROFILE_RESOLVER_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"];
 /** The token the extension expects, in the extension's own order. */
-export function tokenFrom(env) {
-    for (const name of TOKEN_VARIABLES) {
+function tokenFrom(env) {
+    for (const name of exports.TOKEN_VARIABLES) {
         const value = env[name];
         if (value)
             return value;
@@ -90,7 +113,7 @@ export function tokenFrom(env) {
 }
 const RETRIED = new Set([429, 503]);
 /** A client of the extension on 127.0.0.1. `new Client()` needs no arguments inside a function with the layer. */
-export class Client {
+class Client {
     url;
     token;
     timeoutMs;
@@ -104,11 +127,10 @@ export class Client {
         this.retries = Math.max(0, options.retries ?? 2);
         this.backoffMs = options.backoffMs ?? 50;
     }
-    /** The one profile serving `tags`. Throws NoMatch, AmbiguousMatch (with candidates), ... */
     resolve(tags, region, match = "one") {
         return this.call("POST", "/v1/resolve", query(tags, region, match));
     }
-    /** Every profile serving `tags`, possibly none. */
+    /** Every profile serving `tags`, sorted by ARN, possibly none. `{}` lists every profile of the region. */
     resolveAll(tags, region) {
         return this.call("POST", "/v1/resolve", query(tags, region, "all"));
     }
@@ -142,27 +164,37 @@ export class Client {
             headers["content-type"] = "application/json";
         if (this.token)
             headers["x-profile-resolver-token"] = this.token;
-        let response;
+        let status;
+        let text;
         try {
-            response = await fetch(this.url + path, {
+            const response = await fetch(this.url + path, {
                 method,
                 headers,
                 body: body === undefined ? undefined : JSON.stringify(body),
                 signal: AbortSignal.timeout(this.timeoutMs),
             });
+            status = response.status;
+            text = await response.text();
         }
-        catch (e) {
-            throw new ProfileResolverError(`the extension could not be reached: ${e.message}`);
+        catch (cause) {
+            throw new ProfileResolverError(this.transportMessage(cause), { cause });
         }
-        const text = await response.text();
         try {
-            return { status: response.status, answer: text ? JSON.parse(text) : {} };
+            return { status, answer: text ? JSON.parse(text) : {} };
         }
-        catch {
-            throw new ProfileResolverError(`the extension answered ${response.status} with a body that is not JSON`, response.status);
+        catch (cause) {
+            throw new ProfileResolverError(`the extension answered ${status} with a body that is not JSON`, { status, cause });
         }
     }
+    transportMessage(cause) {
+        const e = cause;
+        if (e?.name === "TimeoutError")
+            return `the extension did not answer within ${this.timeoutMs} ms`;
+        const why = [e?.message, e?.cause?.message].filter((m) => typeof m === "string" && m).join(": ");
+        return `the extension could not be reached at ${this.url}${why ? `: ${why}` : ""}`;
+    }
 }
+exports.Client = Client;
 function query(tags, region, match) {
     return region === undefined ? { tags, match } : { tags, region, match };
 }

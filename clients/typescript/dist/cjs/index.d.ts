@@ -1,7 +1,7 @@
 /**
  * Client for profile-resolver's cache-extension on loopback: which Amazon Bedrock application
  * inference profile ARN serves these tags, and the way back (which model is behind an ARN).
- * Zero runtime dependencies: Node's fetch.
+ * Zero runtime dependencies: Node's fetch. Shipped as ES modules and as CommonJS, with types.
  */
 export type TagValue = string | readonly string[];
 export type Tags = Readonly<Record<string, TagValue>>;
@@ -13,7 +13,10 @@ export interface Profile {
     region: string;
     accountId: string;
     status?: string;
+    /** The underlying model ARNs; absent for a route, or when Bedrock could not be read. */
     models?: string[];
+    /** Each underlying model's plain id, once, in the order of `models`; absent when `models` is. */
+    modelIds?: string[];
     tags: Record<string, string>;
 }
 export interface Answer {
@@ -21,9 +24,11 @@ export interface Answer {
     cache: "hit" | "stale" | "miss";
     ageSeconds: number;
 }
+/** The answer of `match=one`, and of the reverse lookup. */
 export interface OneAnswer extends Answer {
     profile: Profile;
 }
+/** The answer of `match=all`: every matching profile, sorted by ARN, possibly none. */
 export interface AllAnswer extends Answer {
     profiles: Profile[];
 }
@@ -40,18 +45,38 @@ export interface ErrorDetail {
     count?: number;
     operation?: string;
 }
-export type BatchResult = ({
+/** A query of a batch that succeeded: `profile` for `match=one`, `profiles` for `match=all`. */
+export type BatchSuccess = {
     status: 200;
-} & Partial<OneAnswer> & Partial<AllAnswer>) | {
+    error?: undefined;
+} & Partial<OneAnswer> & Partial<AllAnswer>;
+/** A query of a batch that failed, in its place: the status and the error body it would have had alone. */
+export type BatchFailure = {
     status: number;
     error: ErrorDetail;
 };
-/** Any error the resolver answered, or a transport failure (`code` is then undefined). */
+/** One result of `resolveBatch`; `if (result.error)` tells a failure from a success. */
+export type BatchResult = BatchSuccess | BatchFailure;
+/** The second argument of an error class's constructor, in the style of `new Error(message, { cause })`. */
+export interface ProfileResolverErrorOptions {
+    /** The HTTP status the resolver answered; undefined for a transport failure. */
+    status?: number;
+    /** The error body's fields (`code`, `message`, `field`, `candidates`, `count`, `operation`). */
+    detail?: Partial<ErrorDetail>;
+    /** The error code; undefined for a transport failure. */
+    code?: string;
+    /** What caused it, e.g. the error `fetch` threw. */
+    cause?: unknown;
+}
+/** Any error the resolver answered, or a transport failure (`code` is then undefined, `cause` holds the original error). */
 export declare class ProfileResolverError extends Error {
     readonly code: string | undefined;
     readonly status: number | undefined;
     readonly detail: Partial<ErrorDetail>;
-    constructor(message: string, status?: number, detail?: Partial<ErrorDetail>, code?: string);
+    constructor(message: string, options?: ProfileResolverErrorOptions);
+    constructor(message: string, status?: number, detail?: Partial<ErrorDetail>, code?: string, options?: {
+        cause?: unknown;
+    });
 }
 export declare class InvalidQuery extends ProfileResolverError {
     get field(): string | undefined;
@@ -126,8 +151,12 @@ export declare class Client {
     readonly backoffMs: number;
     constructor(options?: ClientOptions);
     /** The one profile serving `tags`. Throws NoMatch, AmbiguousMatch (with candidates), ... */
-    resolve(tags: Tags, region?: string, match?: MatchMode): Promise<OneAnswer>;
-    /** Every profile serving `tags`, possibly none. */
+    resolve(tags: Tags, region?: string, match?: "one"): Promise<OneAnswer>;
+    /** Every profile serving `tags`, possibly none (the same as `resolveAll`). */
+    resolve(tags: Tags, region: string | undefined, match: "all"): Promise<AllAnswer>;
+    /** `match` known only at run time: narrow with `"profiles" in answer`. */
+    resolve(tags: Tags, region?: string, match?: MatchMode): Promise<OneAnswer | AllAnswer>;
+    /** Every profile serving `tags`, sorted by ARN, possibly none. `{}` lists every profile of the region. */
     resolveAll(tags: Tags, region?: string): Promise<AllAnswer>;
     /** Up to 100 queries; each result keeps its own status, failures in place. */
     resolveBatch(queries: readonly Query[]): Promise<BatchResult[]>;
@@ -135,5 +164,6 @@ export declare class Client {
     profile(arnOrId: string, region?: string): Promise<OneAnswer>;
     private call;
     private send;
+    private transportMessage;
 }
 export {};
