@@ -4,6 +4,7 @@
 //! `make bench` runs it with release binaries; the test command runs `--smoke` with tiny counts
 //! so that this code cannot rot.
 
+pub mod count;
 pub mod fleet;
 pub mod lifecycle;
 pub mod load;

@@ -40,6 +40,12 @@ fn triple(i: usize) -> (String, String, String) {
     )
 }
 
+/// The GET form of [`query_body`]: the same 3-key `match=all` hit as query parameters.
+pub(super) fn query_path(i: usize) -> String {
+    let (t, a, m) = triple(i);
+    format!("/v1/resolve?tag:tenant={t}&tag:app={a}&tag:model={m}&match=all")
+}
+
 fn query_body(i: usize) -> Bytes {
     let (t, a, m) = triple(i);
     Bytes::from(json!({"tags": {"tenant": t, "app": a, "model": m}, "match": "all"}).to_string())
@@ -63,7 +69,7 @@ pub(super) fn engine_env(emulator: &str, ttl: &str) -> Vec<(String, String)> {
     env
 }
 
-fn wait_ready(ext: &Extension, limit: Duration) -> anyhow::Result<()> {
+pub(super) fn wait_ready(ext: &Extension, limit: Duration) -> anyhow::Result<()> {
     eventually(limit, || {
         let h = http::get(&ext.url, "/health").ok()?.json();
         (h["regions"][REGION]["ready"] == true).then_some(())
@@ -188,9 +194,8 @@ pub async fn hits_and_upstream(
     // BENCH_GET=1 sends the same query as GET parameters with no body, to tell the cost of
     // reading a request body apart from the rest (a diagnosis knob, off by default).
     if std::env::var("BENCH_GET").is_ok_and(|v| v == "1") {
-        let (t, a, m) = triple(k);
         ext_target.method = "GET";
-        ext_target.path = format!("/v1/resolve?tag:tenant={t}&tag:app={a}&tag:model={m}&match=all");
+        ext_target.path = query_path(k);
         ext_target.bodies = vec![Bytes::new()];
     }
     let bare_target = Target {

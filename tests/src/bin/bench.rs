@@ -54,7 +54,8 @@ async fn main() -> anyhow::Result<()> {
     // BENCH_ONLY=lifecycle the lifecycle section alone; BENCH_ONLY=fleet the fleet section;
     // BENCH_ONLY=large the large-snapshot section (memory at 100,000 profiles, binary size);
     // BENCH_ONLY=memory the idle memory at the main size and where it lives, natively and, when
-    // it is built, for the Lambda layer (target/lambda).
+    // it is built, for the Lambda layer (target/lambda); BENCH_ONLY=count the counted cost of a
+    // cache hit (callgrind and strace).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let only_hits = only == "hits";
     if only == "fleet" {
@@ -73,12 +74,23 @@ async fn main() -> anyhow::Result<()> {
         std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
         return Ok(());
     }
+    if only == "count" {
+        count(&opts, &mut rep, &scratch)?;
+        std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
+        return Ok(());
+    }
     if only == "lifecycle" {
         let emu = harness::harness::Emulator::start(None)?;
         emu.seed(&scenarios::seed(opts.profiles))?;
         harness::bench::lifecycle::invoke_overhead(&opts, &mut rep, &emu).await?;
         std::io::stdout().lock().write_all(rep.markdown().as_bytes())?;
         return Ok(());
+    }
+    if !only_hits {
+        eprintln!("== bench: the counted cost of a cache hit (callgrind, strace)");
+        if let Err(e) = count(&opts, &mut rep, &scratch) {
+            failed.push(format!("counted hits: {e:#}"));
+        }
     }
     eprintln!("== bench: cache hits against the bare server, and upstream calls");
     match scenarios::hits_and_upstream(&opts, &mut rep, &scratch).await {
@@ -137,6 +149,20 @@ async fn main() -> anyhow::Result<()> {
     } else {
         anyhow::bail!("{} section(s) failed", failed.len())
     }
+}
+
+/// The counted section, or a note that it was skipped because its tools are missing (the smoke
+/// run in the test command; `make bench` installs them).
+fn count(opts: &Options, rep: &mut report::Report, scratch: &Scratch) -> anyhow::Result<()> {
+    use harness::bench::count::{Counts, counted_hits, tools_present};
+    if !tools_present() {
+        anyhow::ensure!(opts.smoke, "valgrind and strace are needed (make bench installs them)");
+        rep.notes
+            .push("counted hits skipped: valgrind or strace is not on PATH".into());
+        return Ok(());
+    }
+    let counts = if opts.smoke { Counts::smoke() } else { Counts::full() };
+    tokio::task::block_in_place(|| counted_hits(opts.profiles, counts, rep, scratch))
 }
 
 /// Today's UTC date and time, from the system clock.
