@@ -111,14 +111,13 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
     let resolver = Resolver::new(config.engine.clone(), sources, Arc::new(SystemClock), stats);
     resolver.prewarm();
 
-    let api = http::PerConnection::new(http::Api::new(http::AppState::new(
+    let api = Arc::new(http::Api::new(http::AppState::new(
         resolver.clone(),
         config.auth.clone(),
     )));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(server::serve(
         listener,
-        // `serve` clones this once per connection, and with it the API (see `PerConnection`).
         move |req| api.call(req),
         server::Limits {
             max_connections: config.max_connections,

@@ -4,59 +4,33 @@
 use crate::source::Operation;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Lock-free counters shared by the resolver and its sources: totals, and the same per allowed
-/// region (the set of regions is fixed at start, so the hot path takes no lock).
-///
-/// Every answer bumps two counters. Bumped from every worker thread, one shared cache line per
-/// counter would move between cores at every request, so each counter is split into
-/// lines (one per shard) and a thread bumps the line of its own shard; a read sums them.
+/// region (the set of regions is fixed at start, so the hot path takes no lock). Each answer
+/// bumps two relaxed atomics.
 #[derive(Debug, Default)]
 pub struct Stats {
     total: Tally,
     regions: foldhash::HashMap<String, Tally>,
 }
 
-/// Shards per counter: above the worker threads of a 2-vCPU sandbox or a sidecar's runtime, so
-/// that threads rarely share a line.
-const SHARDS: usize = 16;
-
-/// One shard's counters, alone on their cache lines (128 bytes: adjacent-line prefetching
-/// pairs 64-byte lines on x86_64).
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct Shard([AtomicU64; EVENTS]);
-
 /// How many kinds of [`Event`] there are.
 const EVENTS: usize = Event::RefreshFailure as usize + 1;
 
 #[derive(Debug, Default)]
 struct Tally {
-    events: [Shard; SHARDS],
+    events: [AtomicU64; EVENTS],
     upstream: [AtomicU64; Operation::ALL.len()],
-}
-
-thread_local! {
-    /// This thread's shard, given out in turn as threads first count something.
-    static SHARD: usize = {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
-    };
 }
 
 impl Tally {
     fn bump(&self, event: Event) {
-        // A thread already tearing down its locals counts on the first shard.
-        let shard = SHARD.try_with(|s| *s).unwrap_or(0);
-        self.events[shard].0[event as usize].fetch_add(1, Ordering::Relaxed);
+        self.events[event as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     fn count(&self, event: Event) -> u64 {
-        self.events
-            .iter()
-            .map(|s| s.0[event as usize].load(Ordering::Relaxed))
-            .fold(0, u64::wrapping_add)
+        self.events[event as usize].load(Ordering::Relaxed)
     }
 
     fn counters(&self) -> Counters {
