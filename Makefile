@@ -1,4 +1,5 @@
 # profile-resolver: build, test, demo.
+#   make check   the inner loop: fmt, clippy, unit tests
 #   make test    everything CI runs (lint, unit, integration, conformance)
 #   make demo    the one-command demo against the local AWS emulator
 #   make demo-up the same stack, left running, with commands to try
@@ -8,7 +9,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint test test-rust test-python typecheck-python test-ts test-arm64 arm64-tools doc demo demo-up bench link-order link-order-layer clean
+.PHONY: all venv build lint check test test-rust test-python typecheck-python test-ts test-sam-build test-arm64 arm64-tools layer doc demo demo-up bench link-order link-order-layer clean
 
 all: build
 
@@ -30,16 +31,20 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The inner loop: formatting, lints and the unit tests of every crate (no processes, no
+# emulator), in a few minutes on a warm target directory.
+check: lint
+	$(CARGO) nextest run --workspace --lib --bins --no-fail-fast
+
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 test-rust: venv build
 	$(CARGO) test --workspace
 
-# Includes the real `sam build` (release builds of both binaries) for x86_64; arm64 is built and
-# run by test-arm64 (debug builds under qemu), which keeps this to one release build.
+# The Python suites, side by side (the real `sam build` is test-sam-build's).
 test-python: venv build typecheck-python
-	PROFILE_RESOLVER_SAM_BUILD=1 LAYER_ARCH=x86_64 $(PY) -m unittest discover -s tests/python -p 'test_*.py' -v
+	scripts/python-suites.sh $(PY)
 
 # The Python client's types, checked against the oldest Python it supports.
 typecheck-python: venv
@@ -64,10 +69,14 @@ arm64-tools:
 			qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross; \
 	fi
 
-# Debug cross builds of both binaries (behaviour, not speed, is what qemu checks), then the
-# suite that runs them under qemu against the x86_64 emulator.
-test-arm64: venv build arm64-tools
-	$(CARGO) build --target aarch64-unknown-linux-gnu -p cache-extension -p resolver-fn --bins
+# The real `sam build` with the template's defaults (arm64: the layer and both functions, release
+# builds as SAM makes them), and the layer alone with Architecture=x86_64; then the arm64 suite
+# runs those very arm64 binaries under qemu against the x86_64 emulator. One release build per
+# architecture, shared by SAM and the suite.
+test-sam-build: venv arm64-tools
+	PROFILE_RESOLVER_SAM_BUILD=1 $(PY) -m unittest tests/python/test_template.py -v -k sam_build
+
+test-arm64: venv build test-sam-build
 	$(CARGO) test -p profile-resolver-tests --test arm64
 
 # The last step checks that no suite left a process of this checkout running.
@@ -118,18 +127,14 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV)
 
-# SAM builds the layer with this target (template.yaml: BuildMethod: makefile). SAM passes no
-# architecture to makefile builds, so LAYER_ARCH must match the template's Architecture.
-LAYER_ARCH ?= arm64
-build-CacheExtensionLayer:
+# The Lambda layer for LAYER_ARCH (arm64 or x86_64) into ARTIFACTS_DIR. SAM runs it through
+# layer/ARCH/Makefile, chosen by the template's Architecture parameter.
+layer:
+	@case "$(LAYER_ARCH)" in arm64|x86_64) ;; *) echo "LAYER_ARCH must be arm64 or x86_64" >&2; exit 2;; esac
 	cargo lambda build --release --extension --bin cache-extension $(if $(filter arm64,$(LAYER_ARCH)),--arm64,--x86-64)
 	mkdir -p "$(ARTIFACTS_DIR)/extensions"
 	cp target/lambda/extensions/cache-extension "$(ARTIFACTS_DIR)/extensions/cache-extension"
 	chmod 755 "$(ARTIFACTS_DIR)/extensions/cache-extension"
-
-# The release build that `sam build` does, checked (slow: a release build of both binaries).
-test-sam-build: venv
-	PROFILE_RESOLVER_SAM_BUILD=1 LAYER_ARCH=x86_64 $(PY) -m unittest tests/python/test_template.py -v
 
 # SAM
 export SAM_CLI_TELEMETRY := 0

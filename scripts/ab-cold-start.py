@@ -3,7 +3,7 @@
 its first 200 on /health (standalone mode, no Extensions API), against the workspace's debug
 emulator with 20 ms per upstream call. Medians and quartiles per binary.
 
-Usage: scripts/ab-cold-start.py BINARY_A BINARY_B [ROUNDS]   (docs/performance.md, session 12)
+Usage: scripts/ab-cold-start.py BINARY_A BINARY_B [ROUNDS]   (docs/performance.md)
 """
 import json, socket, subprocess, sys, time, statistics, urllib.request
 from pathlib import Path

@@ -5,7 +5,7 @@ Usage: link_order.py CALLGRIND_OUT BINARY > link-order.txt
 
 The list is lld's --symbol-ordering-file for that binary (cache-extension/build.rs): the linker
 puts those functions together at the start of the text, so the kernel's 64 KiB fault-around maps
-code that runs instead of its neighbours. See docs/performance.md (sessions 11 and 13).
+code that runs instead of its neighbours. See docs/design.md ("Build choices").
 
 With --map, the binary is stripped (the Lambda layer, whose names hash differently from any
 build with symbols): callgrind ran with --dump-instr=yes, and each executed instruction is named

@@ -75,8 +75,9 @@ def statements(out):
 
 
 class Template(unittest.TestCase):
-    def run_tool(self, *args):
-        env = dict(os.environ, SAM_CLI_TELEMETRY="0", AWS_DEFAULT_REGION="us-east-1")
+    def run_tool(self, *args, env=None):
+        env = dict(env if env is not None else os.environ, SAM_CLI_TELEMETRY="0",
+                   AWS_DEFAULT_REGION="us-east-1")
         return subprocess.run([str(VENV_BIN / args[0]), *args[1:]], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=1800)
 
@@ -208,29 +209,41 @@ class Template(unittest.TestCase):
             self.assertEqual(fn["Properties"]["LoggingConfig"], {"LogFormat": "JSON"})
 
     @unittest.skipUnless(os.environ.get("PROFILE_RESOLVER_SAM_BUILD") == "1",
-                         "set PROFILE_RESOLVER_SAM_BUILD=1 (make test-sam-build) for the release build")
-    def test_sam_build_produces_the_layer_and_the_bootstrap(self):
-        build_dir = ROOT / ".aws-sam"
+                         "set PROFILE_RESOLVER_SAM_BUILD=1 (make test-sam-build) for the release builds")
+    def test_sam_build_with_the_defaults_builds_arm64_and_the_layer_follows_the_architecture(self):
+        # The defaults: everything for arm64, into .aws-sam/build (the arm64 suite runs these).
+        build_dir = ROOT / ".aws-sam" / "build"
         shutil.rmtree(build_dir, ignore_errors=True)
-        arch = os.environ.get("LAYER_ARCH", "x86_64")
         result = self.run_tool("sam", "build", "--beta-features", "--build-in-source",
-                               "--parameter-overrides", f"Architecture={arch}", "SnapshotMode=s3")
+                               "--parameter-overrides", "SnapshotMode=s3")
         self.assertEqual(result.returncode, 0, result.stdout[-4000:] + result.stderr[-4000:])
-        extension = build_dir / "build/CacheExtensionLayer/extensions/cache-extension"
-        bootstrap = build_dir / "build/ResolverFunction/bootstrap"
-        publisher = build_dir / "build/PublisherFunction/bootstrap"
+        for binary in (build_dir / "CacheExtensionLayer/extensions/cache-extension",
+                       build_dir / "ResolverFunction/bootstrap",
+                       build_dir / "PublisherFunction/bootstrap"):
+            self.assert_release_binary(binary, "arm64")
+        # Architecture=x86_64 and nothing else: the layer is x86_64 too (its own build dir, so
+        # the arm64 build above stays for the arm64 suite).
+        x86_dir = ROOT / ".aws-sam" / "build-x86_64"
+        shutil.rmtree(x86_dir, ignore_errors=True)
+        env_without = {k: v for k, v in os.environ.items() if k != "LAYER_ARCH"}
+        result = self.run_tool("sam", "build", "CacheExtensionLayer", "--beta-features",
+                               "--build-in-source", "--build-dir", str(x86_dir),
+                               "--parameter-overrides", "Architecture=x86_64", env=env_without)
+        self.assertEqual(result.returncode, 0, result.stdout[-4000:] + result.stderr[-4000:])
+        self.assert_release_binary(x86_dir / "CacheExtensionLayer/extensions/cache-extension", "x86_64")
+
+    def assert_release_binary(self, binary, arch):
         machine = {"x86_64": b"\x3e\x00", "arm64": b"\xb7\x00"}[arch]
-        for binary in (extension, bootstrap, publisher):
-            self.assertTrue(binary.is_file(), binary)
-            self.assertTrue(binary.stat().st_mode & stat.S_IXUSR, f"{binary} is executable")
-            head = binary.read_bytes()[:20]
-            self.assertEqual(head[:4], b"\x7fELF")
-            self.assertEqual(head[18:20], machine, f"{binary} is built for {arch}")
-            # cargo lambda builds with panic=abort unless the profile says otherwise; unwinding
-            # code has landing pads, whose tables fill .gcc_except_table (6 KiB without them,
-            # about 250 KiB with them).
-            self.assertGreater(section_size(binary, ".gcc_except_table"), 64 * 1024,
-                               f"{binary} unwinds on panic")
+        self.assertTrue(binary.is_file(), binary)
+        self.assertTrue(binary.stat().st_mode & stat.S_IXUSR, f"{binary} is executable")
+        head = binary.read_bytes()[:20]
+        self.assertEqual(head[:4], b"\x7fELF")
+        self.assertEqual(head[18:20], machine, f"{binary} is built for {arch}")
+        # cargo lambda builds with panic=abort unless the profile says otherwise; unwinding
+        # code has landing pads, whose tables fill .gcc_except_table (6 KiB without them,
+        # about 250 KiB with them).
+        self.assertGreater(section_size(binary, ".gcc_except_table"), 64 * 1024,
+                           f"{binary} unwinds on panic")
 
 
 def section_size(path, name):

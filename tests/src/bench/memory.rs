@@ -75,7 +75,7 @@ impl Resident {
     pub fn report_idle(&self, report: &mut Report, section: &str, rss_kb: u64, profiles: usize, build: &str) {
         let mib = |kb: u64| kb as f64 / 1024.0;
         let what = format!("RSS idle, {profiles} profiles{build}");
-        report.check(section, &what, mib(rss_kb), "MiB", "<= 10", mib(rss_kb) <= 10.0);
+        report.check(section, &what, mib(rss_kb), "MiB", "<= 12", mib(rss_kb) <= 12.0);
         report.add(
             section,
             &format!("{what}: the binary's pages from disk"),

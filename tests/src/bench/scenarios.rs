@@ -126,7 +126,7 @@ pub async fn idle_memory(opts: &Options, report: &mut Report, scratch: &Scratch)
 }
 
 /// Where `cargo lambda build --extension` leaves the layer's binary (`make bench` builds it for
-/// x86_64, the only architecture this machine runs).
+/// x86_64, the architecture it runs on).
 pub fn layer_binary() -> std::path::PathBuf {
     crate::harness::workspace_root().join("target/lambda/extensions/cache-extension")
 }
@@ -251,23 +251,21 @@ pub async fn hits_and_upstream(
         }
         let tput = med(&e, &Run::throughput) / med(&b, &Run::throughput);
         let p50 = med(&e, &|r| r.quantile(0.5)) / med(&b, &|r| r.quantile(0.5));
-        let (tput_target, p50_target) = super::hit_targets(conns);
-        report.check(
-            section,
-            &format!("throughput ratio @{conns}"),
-            tput,
-            "x",
-            &format!(">= {tput_target}"),
-            tput >= tput_target,
-        );
-        report.check(
-            section,
-            &format!("p50 ratio @{conns}"),
-            p50,
-            "x",
-            &format!("<= {p50_target}"),
-            p50 <= p50_target,
-        );
+        // Wall-clock ratios are context, not targets (the counted section is the measure):
+        // each with the lowest and highest of its rounds' own ratios.
+        report.add(section, &format!("throughput ratio @{conns}"), tput, "x");
+        report.add(section, &format!("p50 ratio @{conns}"), p50, "x");
+        for (what, f) in [
+            ("throughput", (|r| r.throughput()) as fn(&Run) -> f64),
+            ("p50", |r| r.quantile(0.5)),
+        ] {
+            let rounds: Vec<f64> = e.iter().zip(&b).map(|(e, b)| f(e) / f(b)).collect();
+            let (low, high) = rounds
+                .iter()
+                .fold((f64::MAX, f64::MIN), |(l, h), x| (l.min(*x), h.max(*x)));
+            report.add(section, &format!("{what} ratio @{conns}, lowest round"), low, "x");
+            report.add(section, &format!("{what} ratio @{conns}, highest round"), high, "x");
+        }
     }
     let (t, a, m) = triple(k);
     let get_path = format!("/v1/resolve?tag:tenant={t}&tag:app={a}&tag:model={m}&match=all");

@@ -191,30 +191,15 @@ pub async fn section(opts: &Options, report: &mut Report, pair: &Pair<'_>) -> an
                 "µs",
             );
         }
-        let (tput_target, p50_target) = super::hit_targets(conns);
         let tput = wrk_ratio(|r| r.throughput);
         let p50 = wrk_ratio(|r| r.p50_us);
         let own_tput = own_ratio(&Run::throughput);
         let own_p50 = own_ratio(&|r| r.quantile(0.5));
         let at = format!("@{conns}");
-        report.check(
-            section,
-            &format!("wrk throughput ratio {at}"),
-            tput,
-            "x",
-            &format!(">= {tput_target}"),
-            tput >= tput_target,
-        );
-        report.check(
-            section,
-            &format!("wrk p50 ratio {at}"),
-            p50,
-            "x",
-            &format!("<= {p50_target}"),
-            p50 <= p50_target,
-        );
-        // The verdict is the ratio of medians, as the peers report it; each round's own ratio
-        // shows how much of a miss or a pass the host's noise could hold.
+        // Context, not targets: the ratio of medians, as the peers report it, and each round's
+        // own ratio, which shows how much the host's noise moves it.
+        report.add(section, &format!("wrk throughput ratio {at}"), tput, "x");
+        report.add(section, &format!("wrk p50 ratio {at}"), p50, "x");
         for (what, f) in [
             ("throughput", (|r| r.throughput) as fn(&WrkRun) -> f64),
             ("p50", |r| r.p50_us),
@@ -226,7 +211,7 @@ pub async fn section(opts: &Options, report: &mut Report, pair: &Pair<'_>) -> an
         }
         if conns == 1 {
             let p99 = wrk_ratio(|r| r.p99_us);
-            report.check(section, &format!("wrk p99 ratio {at}"), p99, "x", "<= 1.2", p99 <= 1.2);
+            report.add(section, &format!("wrk p99 ratio {at}"), p99, "x");
         }
         report.add(section, &format!("own generator throughput ratio {at}"), own_tput, "x");
         report.add(section, &format!("own generator p50 ratio {at}"), own_p50, "x");

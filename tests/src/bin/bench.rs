@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
                 opts.round_requests
             ),
             "all processes on 127.0.0.1; the bare server is a separate hyper process answering the same bytes".into(),
-            "missed targets and what limits them: see performance.md".into(),
+            "wall-clock ratios are context: on a shared host their rounds spread widely; section 0's counts are the measure".into(),
             if opts.smoke {
                 "SMOKE RUN: tiny counts, debug binaries; numbers are meaningless".into()
             } else {

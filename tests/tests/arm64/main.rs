@@ -1,11 +1,11 @@
-//! arm64 (Graviton), the template's default architecture: the aarch64 builds of both binaries
-//! (`make test-arm64` cross-builds them with Debian's cross gcc) run under `qemu-aarch64`
-//! against the x86_64 emulator. The extension registers with a fake Extensions API, loads, answers
+//! arm64 (Graviton), the template's default architecture: the layer's extension and the function
+//! as `sam build` builds them with the template's defaults (`make test-sam-build`: release
+//! builds, cargo lambda with zig) run under `qemu-aarch64` against the x86_64 emulator. The extension registers with a fake Extensions API, loads, answers
 //! a resolve, a batch and a reverse lookup, and exits on SHUTDOWN within 2 s; the function
 //! answers a direct invoke and an HTTP API event under a fake Runtime API. Emulated code is slow
 //! to make its first SDK calls, so the upstream timeout is long here.
 //!
-//! Not part of a plain `cargo test` (`test = false`): it needs the cross-built binaries.
+//! Not part of a plain `cargo test` (`test = false`): it needs SAM's build.
 
 // A test that cannot set up its world should fail loudly, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -27,14 +27,13 @@ fn arn(id: &str) -> String {
     format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/{id}")
 }
 
-/// An executable named `name` in `scratch` that runs the aarch64 build of `name` under qemu.
-fn under_qemu(scratch: &Scratch, name: &str) -> PathBuf {
-    let binary = workspace_root()
-        .join("target/aarch64-unknown-linux-gnu/debug")
-        .join(name);
+/// An executable named `name` in `scratch` that runs `built` (a path in SAM's build of the
+/// template's defaults, `.aws-sam/build`) under qemu.
+fn under_qemu(scratch: &Scratch, name: &str, built: &str) -> PathBuf {
+    let binary = workspace_root().join(".aws-sam/build").join(built);
     assert!(
         binary.exists(),
-        "{} is missing: `make test-arm64` cross-builds it",
+        "{} is missing: `make test-sam-build` builds it (sam build, arm64)",
         binary.display()
     );
     let dir = scratch.path("arm64");
@@ -83,7 +82,16 @@ fn the_aarch64_extension_and_function_serve_under_qemu() {
     let mut lambda = FakeLambda::start().unwrap();
     let mut ext_env = env.clone();
     ext_env.push(("AWS_LAMBDA_RUNTIME_API".into(), lambda.runtime_api.clone()));
-    let mut ext = Extension::start_free_binary(&scratch, &ext_env, &under_qemu(&scratch, "cache-extension")).unwrap();
+    let mut ext = Extension::start_free_binary(
+        &scratch,
+        &ext_env,
+        &under_qemu(
+            &scratch,
+            "cache-extension",
+            "CacheExtensionLayer/extensions/cache-extension",
+        ),
+    )
+    .unwrap();
     lambda.wait_parked(Duration::from_secs(30)).unwrap();
     assert_eq!(lambda.registered(), (true, None), "{}", ext.logs());
 
@@ -124,7 +132,7 @@ fn the_aarch64_extension_and_function_serve_under_qemu() {
     env.push(("PROFILE_RESOLVER_EXTENSION_URL".into(), ext.url.clone()));
     let function = runtime
         .start_function(
-            &under_qemu(&scratch, "resolver-fn"),
+            &under_qemu(&scratch, "resolver-fn", "ResolverFunction/bootstrap"),
             &env,
             &scratch.path("function.log"),
         )
