@@ -1,11 +1,15 @@
-//! The extension's configuration: the engine's settings plus the port and the token.
+//! The extension's configuration: the engine's settings plus the listen address, the port and
+//! the token.
 
 use shared::config::{ConfigError, EngineConfig, parse};
 use shared::logging::LogConfig;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// `PROFILE_RESOLVER_PORT`
 pub const PORT: &str = "PROFILE_RESOLVER_PORT";
+/// `PROFILE_RESOLVER_LISTEN_ADDRESS`
+pub const LISTEN_ADDRESS: &str = "PROFILE_RESOLVER_LISTEN_ADDRESS";
 /// `PROFILE_RESOLVER_TOKEN`
 pub const TOKEN: &str = "PROFILE_RESOLVER_TOKEN";
 /// `PROFILE_RESOLVER_AUTH`
@@ -50,7 +54,9 @@ impl fmt::Debug for Auth {
 pub struct Config {
     /// The engine.
     pub engine: EngineConfig,
-    /// Port on 127.0.0.1.
+    /// The loopback address it listens on (`127.0.0.1` unless set).
+    pub address: IpAddr,
+    /// Port on that address.
     pub port: u16,
     /// The token check.
     pub auth: Auth,
@@ -82,6 +88,16 @@ impl Config {
         if port == 0 {
             return Err(ConfigError::new(PORT, "a port from 1 to 65535"));
         }
+        // A sidecar may need another loopback address (an IPv6-only pod's `::1`), never one
+        // that other hosts reach: the token would travel off the host.
+        let address = match lookup(LISTEN_ADDRESS).filter(|v| !v.is_empty()) {
+            None => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Some(v) => v
+                .parse::<IpAddr>()
+                .ok()
+                .filter(IpAddr::is_loopback)
+                .ok_or_else(|| ConfigError::new(LISTEN_ADDRESS, "a loopback address: 127.0.0.0/8 or ::1"))?,
+        };
         let max_connections: usize = parse(&lookup, MAX_CONNECTIONS, 256, "a number from 1 to 65536")?;
         if !(1..=65_536).contains(&max_connections) {
             return Err(ConfigError::new(MAX_CONNECTIONS, "a number from 1 to 65536"));
@@ -106,6 +122,7 @@ impl Config {
         };
         Ok(Self {
             engine,
+            address,
             port,
             auth,
             max_connections,
@@ -151,6 +168,20 @@ mod tests {
         assert_eq!(config(&[(AUTH, "disabled")]).unwrap().port, 9797);
         for bad in ["0", "65536", "http"] {
             assert_eq!(config(&[(AUTH, "disabled"), (PORT, bad)]).unwrap_err().variable, PORT);
+        }
+    }
+
+    #[test]
+    fn the_listen_address_is_127_0_0_1_unless_another_loopback_address_is_set() {
+        let base = [(AUTH, "disabled")];
+        assert_eq!(config(&base).unwrap().address, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        for good in ["::1", "127.0.0.2"] {
+            let c = config(&[(AUTH, "disabled"), (LISTEN_ADDRESS, good)]).unwrap();
+            assert_eq!(c.address, good.parse::<IpAddr>().unwrap());
+        }
+        for bad in ["0.0.0.0", "::", "10.0.0.5", "localhost", "127.0.0.1:9797", "[::1]"] {
+            let err = config(&[(AUTH, "disabled"), (LISTEN_ADDRESS, bad)]).unwrap_err();
+            assert_eq!(err.variable, LISTEN_ADDRESS, "{bad}");
         }
     }
 

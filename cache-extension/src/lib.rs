@@ -48,7 +48,7 @@ use shared::clock::SystemClock;
 use shared::resolver::Resolver;
 use shared::source::sdk::load_sdk_config;
 use shared::wiring::sdk_sources;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -67,11 +67,11 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 /// Why the extension stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The port could not be bound.
-    #[error("cannot bind 127.0.0.1:{port}: {source}")]
+    /// The address could not be bound.
+    #[error("cannot bind {addr}: {source}")]
     Bind {
-        /// The port.
-        port: u16,
+        /// The address and port.
+        addr: SocketAddr,
         /// The cause.
         #[source]
         source: std::io::Error,
@@ -98,11 +98,10 @@ pub fn extension_name() -> String {
 /// # Errors
 /// The port is taken, or the Extensions API fails.
 pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Result<(), RunError> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, config.port));
-    let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Bind {
-        port: config.port,
-        source,
-    })?;
+    let addr = SocketAddr::from((config.address, config.port));
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })?;
     tracing::info!(%addr, regions = ?config.engine.regions, "listening");
 
     let sdk = load_sdk_config(config.engine.upstream_timeout).await;

@@ -117,3 +117,38 @@ fn as_an_agent_outside_lambda_it_refreshes_on_its_own_and_sigterm_stops_it_withi
     let (took, ok) = ext.wait_exit(Duration::from_secs(5)).expect("it exits on SIGTERM");
     assert!(ok && took < Duration::from_secs(2), "{took:?}\n{}", ext.logs());
 }
+
+#[test]
+fn an_agent_listens_on_the_loopback_address_it_is_given_and_refuses_any_other() {
+    let emu = Emulator::start(None).unwrap();
+    emu.seed(&org()).unwrap();
+    let port = harness::harness::free_port().unwrap();
+    let start = |address: &str| {
+        let mut vars = env(&emu, &[("PROFILE_RESOLVER_LISTEN_ADDRESS", address)]);
+        vars.push(("PROFILE_RESOLVER_PORT".into(), port.to_string()));
+        std::process::Command::new(harness::harness::binary("cache-extension"))
+            .env_clear()
+            .envs(vars)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // 127.0.0.2 is loopback too: it answers there, and nothing answers on 127.0.0.1.
+    let mut child = harness::harness::Proc::new(start("127.0.0.2"), "cache-extension");
+    let there = format!("http://127.0.0.2:{port}");
+    let health = harness::harness::lambda::eventually(Duration::from_secs(30), || {
+        http::get(&there, "/health").ok().filter(|r| r.status == 200)
+    });
+    assert!(health.is_some(), "no answer on {there}");
+    assert!(http::get(&format!("http://127.0.0.1:{port}"), "/health").is_err());
+    child.kill();
+
+    // An address other hosts could reach is refused at start, naming the variable.
+    for address in ["0.0.0.0", "10.1.2.3"] {
+        let out = start(address).wait_with_output().unwrap();
+        assert!(!out.status.success(), "{address} was accepted");
+        let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains("PROFILE_RESOLVER_LISTEN_ADDRESS"), "{address}: {text}");
+    }
+}
