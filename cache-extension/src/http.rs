@@ -193,14 +193,24 @@ impl From<ApiError> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        json_response(self.0.status(), self.0.to_json())
+        let retry = self.0.code.retry_after_seconds();
+        with_retry_after(json_response(self.0.status(), self.0.to_json()), retry)
     }
 }
 
 impl Problem {
     fn into_reply(self) -> Reply {
-        json_reply(self.0.status(), self.0.to_json())
+        let retry = self.0.code.retry_after_seconds();
+        with_retry_after(json_reply(self.0.status(), self.0.to_json()), retry)
     }
+}
+
+/// Adds `Retry-After: SECONDS` (429 and 503 answers, RFC 9110 section 10.2.3).
+fn with_retry_after<B>(mut resp: http::Response<B>, seconds: Option<u32>) -> http::Response<B> {
+    if let Some(s) = seconds {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    resp
 }
 
 /// A JSON body with a status, as the direct path sends it: the same status, headers and bytes
@@ -350,8 +360,11 @@ async fn refresh(State(s): State<AppState>, Limited(body): Limited) -> Result<Re
     };
     {
         let mut last = s.last_refresh.lock();
-        if last.is_some_and(|t| t.elapsed() < REFRESH_INTERVAL) {
-            return Err(ApiError::new(ErrorCode::TooManyRequests, "at most one refresh every 5 seconds").into());
+        if let Some(wait) = last.and_then(|t| REFRESH_INTERVAL.checked_sub(t.elapsed())) {
+            let err = ApiError::new(ErrorCode::TooManyRequests, "at most one refresh every 5 seconds");
+            // The seconds until the next refresh is allowed, rounded up.
+            let seconds = u32::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(5).max(1);
+            return Ok(with_retry_after(json_response(429, err.to_json()), Some(seconds)));
         }
         s.resolver.force_refresh(region.as_deref())?;
         *last = Some(Instant::now());

@@ -159,6 +159,9 @@ async fn busy<B>(_: hyper::Request<B>) -> Result<hyper::Response<Full<Bytes>>, I
         hyper::header::CONNECTION,
         hyper::header::HeaderValue::from_static("close"),
     );
+    if let Some(s) = err.code.retry_after_seconds() {
+        headers.insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from(s));
+    }
     Ok(resp)
 }
 

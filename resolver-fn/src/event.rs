@@ -262,6 +262,17 @@ pub fn http_response(flavor: Flavor, status: u16, body: String) -> Value {
             v
         }
     };
+    // 429 and 503 are worth retrying shortly, and say so (RFC 9110 section 10.2.3).
+    if matches!(status, 429 | 503) {
+        // Beside the content type, in whichever form the response carries it.
+        for (headers, one) in [("headers", json!("1")), ("multiValueHeaders", json!(["1"]))] {
+            if let Some(map) = v.get_mut(headers).and_then(Value::as_object_mut)
+                && map.contains_key("content-type")
+            {
+                map.insert("retry-after".into(), one);
+            }
+        }
+    }
     // Moved in, not copied: `json!` would serialise a copy of a body that may be megabytes.
     v["body"] = Value::String(body);
     v
@@ -270,6 +281,27 @@ pub fn http_response(flavor: Flavor, status: u16, body: String) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_worth_retrying_carry_retry_after_in_the_response_form_of_the_event() {
+        for flavor in [
+            Flavor::RestApi,
+            Flavor::HttpApi,
+            Flavor::FunctionUrl,
+            Flavor::Alb { multi_value: false },
+            Flavor::Alb { multi_value: true },
+        ] {
+            for status in [429, 503] {
+                let v = http_response(flavor, status, String::new());
+                let single = &v["headers"]["retry-after"];
+                let multi = &v["multiValueHeaders"]["retry-after"];
+                let once = (single == "1") != (multi == &json!(["1"]));
+                assert!(once, "{flavor:?} {status}: {v}");
+            }
+            let v = http_response(flavor, 404, String::new());
+            assert!(v["headers"].get("retry-after").is_none() && v["multiValueHeaders"].get("retry-after").is_none());
+        }
+    }
 
     #[test]
     fn a_stage_or_base_path_in_front_is_tolerated() {

@@ -76,6 +76,18 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// The `Retry-After` seconds an HTTP answer with this code carries: 429 and 503 are worth
+    /// retrying shortly (a connection slot frees up, a load or an upstream recovers); nothing
+    /// else is.
+    pub const fn retry_after_seconds(self) -> Option<u32> {
+        match self {
+            Self::TooManyRequests | Self::UpstreamUnavailable => Some(1),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

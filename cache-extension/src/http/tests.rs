@@ -388,16 +388,41 @@ async fn an_unavailable_upstream_is_503_naming_the_operation() {
     assert_eq!(body["error"]["operation"], "GetResources");
 }
 
-/// Status, content type and body.
-async fn parts<B>(resp: http::Response<B>) -> (u16, Option<HeaderValue>, Bytes)
+/// Status, content type, `Retry-After` and body.
+async fn parts<B>(resp: http::Response<B>) -> (u16, Option<HeaderValue>, Option<HeaderValue>, Bytes)
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::fmt::Debug,
 {
     let status = resp.status().as_u16();
     let kind = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let retry = resp.headers().get(header::RETRY_AFTER).cloned();
     let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap();
-    (status, kind, body.to_bytes())
+    (status, kind, retry, body.to_bytes())
+}
+
+#[tokio::test]
+async fn answers_worth_retrying_say_when_on_both_paths_and_no_other_answer_does() {
+    let healthy = Arc::new(Api::new(state_with(Arc::new(MemorySource::default()))));
+    let not_found = parts(healthy.call(req("GET", "/v1/resolve?tag:tenant=nobody", "")).await).await;
+    assert_eq!((not_found.0, not_found.2), (404, None));
+
+    let source = Arc::new(MemorySource::default());
+    let api = Arc::new(Api::new(state_with(source.clone())));
+    source.fail(Operation::GetResources, Some(FailureKind::Throttled));
+    let get = || req("GET", "/v1/resolve?tag:tenant=globex", "");
+    let direct = parts(api.call(get()).await).await;
+    let routed = parts(api.router.clone().oneshot(get()).await.unwrap()).await;
+    assert_eq!((direct.0, direct.2.clone()), (503, Some(HeaderValue::from(1))));
+    assert_eq!(direct, routed);
+
+    // A refresh refused by the rate limit says how long is left of its 5 s.
+    let refresh = || req("POST", "/v1/refresh", "");
+    assert_eq!(parts(api.call(refresh()).await).await.0, 202);
+    let (status, _, retry, _) = parts(api.call(refresh()).await).await;
+    let seconds: u64 = retry.unwrap().to_str().unwrap().parse().unwrap();
+    assert_eq!(status, 429);
+    assert!((1..=5).contains(&seconds), "{seconds}");
 }
 
 #[tokio::test]

@@ -125,6 +125,7 @@ async fn a_connection_over_the_bound_gets_a_json_429() {
         .unwrap();
     assert!(reply.starts_with("HTTP/1.1 429"), "{reply}");
     assert!(reply.contains(r#""code":"TooManyRequests""#), "{reply}");
+    assert!(reply.to_ascii_lowercase().contains("retry-after: 1\r\n"), "{reply}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
