@@ -126,7 +126,10 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
         async { drop(stop_rx.await) },
     ));
 
-    let emf = metrics::Emf::new(Box::new(std::io::stdout()));
+    let emf = metrics::Emf::new(
+        Box::new(std::io::stdout()),
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
+    );
     let outcome = match (runtime_api, config.platform) {
         (Some(api), Platform::Classic) => event_loop(&ExtensionsApi::new(api), name, &resolver, &emf).await,
         // Nothing freezes the process: a schedule of its own keeps the data fresh and paces the

@@ -1,7 +1,10 @@
 //! CloudWatch metrics from the extension, in Embedded Metric Format on stdout (Lambda ships an
 //! extension's stdout to the function's log group, where EMF lines become metrics): per region,
-//! the hits, stale hits, misses, refresh failures and upstream calls of the last interval, and
-//! the snapshot's age. At most one line per region a minute, and a last one at SHUTDOWN.
+//! the hits, stale hits, misses, refresh failures, `UpstreamUnavailable` answers and upstream
+//! calls of the last interval, and the snapshot's age. At most one line per region a minute,
+//! and a last one at SHUTDOWN. Each is published by `Region` and, inside Lambda, by
+//! `FunctionName` and `Region` too, so an account with many functions can tell which one serves
+//! stale data.
 //!
 //! Written by hand rather than with `metrics_cloudwatch_embedded`: the lines are a few fields of
 //! counters the engine already keeps, and emission is driven by the Lambda lifecycle (a timer
@@ -23,6 +26,7 @@ pub const INTERVAL: Duration = Duration::from_secs(60);
 /// Emits EMF lines to a sink (stdout in Lambda, a buffer in tests).
 pub struct Emf {
     sink: Mutex<Box<dyn Write + Send>>,
+    function: Option<String>,
     last: Mutex<Last>,
 }
 
@@ -33,10 +37,11 @@ struct Last {
 }
 
 impl Emf {
-    /// Metrics written to `sink`.
-    pub fn new(sink: Box<dyn Write + Send>) -> Self {
+    /// Metrics written to `sink`, also by `function` (`AWS_LAMBDA_FUNCTION_NAME`) when given.
+    pub fn new(sink: Box<dyn Write + Send>, function: Option<String>) -> Self {
         Self {
             sink: Mutex::new(sink),
+            function: function.filter(|f| !f.is_empty()),
             last: Mutex::default(),
         }
     }
@@ -63,7 +68,7 @@ impl Emf {
             .collect();
         let lines = {
             let mut last = self.last.lock();
-            let lines = documents(&counters, &last.counters, &ages, now);
+            let lines = documents(&counters, &last.counters, &ages, self.function.as_deref(), now);
             last.at = Some(now);
             last.counters = counters;
             lines
@@ -77,13 +82,19 @@ impl Emf {
     }
 }
 
-/// The EMF documents: one per region, with the counts since `previous` and the snapshot age.
+/// The EMF documents: one per region, with the counts since `previous` and the snapshot age,
+/// by `Region` and, given `function`, by `FunctionName` and `Region`.
 pub fn documents(
     now_counters: &BTreeMap<String, Counters>,
     previous: &BTreeMap<String, Counters>,
     ages: &BTreeMap<String, Option<f64>>,
+    function: Option<&str>,
     at: SystemTime,
 ) -> Vec<Value> {
+    let dimensions = match function {
+        Some(_) => json!([["Region"], ["FunctionName", "Region"]]),
+        None => json!([["Region"]]),
+    };
     let ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     now_counters
         .iter()
@@ -95,6 +106,7 @@ pub fn documents(
                 ("StaleHits".into(), delta(|c| c.stale_hits).into(), "Count"),
                 ("Misses".into(), delta(|c| c.misses).into(), "Count"),
                 ("RefreshFailures".into(), delta(|c| c.refresh_failures).into(), "Count"),
+                ("Unavailable".into(), delta(|c| c.unavailable).into(), "Count"),
             ];
             for (op, n) in &c.upstream_calls {
                 let was = before.and_then(|b| b.upstream_calls.get(op)).copied().unwrap_or(0);
@@ -115,9 +127,12 @@ pub fn documents(
             doc.insert(
                 "_aws".into(),
                 json!({"Timestamp": ms, "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE, "Dimensions": [["Region"]], "Metrics": metrics}]}),
+                    "Namespace": NAMESPACE, "Dimensions": dimensions, "Metrics": metrics}]}),
             );
             doc.insert("Region".into(), json!(region));
+            if let Some(function) = function {
+                doc.insert("FunctionName".into(), json!(function));
+            }
             for (name, value, _) in values {
                 doc.insert(name, value);
             }
@@ -137,6 +152,7 @@ mod tests {
             misses: 0,
             refreshes: 2,
             refresh_failures: 1,
+            unavailable: 3,
             upstream_calls: [("GetResources", calls), ("ListInferenceProfiles", 1)]
                 .into_iter()
                 .collect(),
@@ -148,11 +164,12 @@ mod tests {
         let now: BTreeMap<String, Counters> = [("us-east-1".to_owned(), counters(10, 20))].into();
         let before: BTreeMap<String, Counters> = [("us-east-1".to_owned(), counters(4, 20))].into();
         let ages: BTreeMap<String, Option<f64>> = [("us-east-1".to_owned(), Some(12.5))].into();
-        let docs = documents(&now, &before, &ages, UNIX_EPOCH + Duration::from_secs(3));
+        let docs = documents(&now, &before, &ages, None, UNIX_EPOCH + Duration::from_secs(3));
         assert_eq!(docs.len(), 1);
         let d = &docs[0];
         assert_eq!(d["_aws"]["Timestamp"], 3000);
         assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["Region"]]));
+        assert!(d.get("FunctionName").is_none(), "an agent has no function");
         assert_eq!((d["Region"].as_str(), d["Hits"].as_u64()), (Some("us-east-1"), Some(6)));
         assert_eq!(d["GetResourcesCalls"], 0, "no new calls in this interval");
         assert_eq!(d["StaleHits"], 0);
@@ -172,8 +189,25 @@ mod tests {
     fn a_region_never_loaded_reports_no_age() {
         let now: BTreeMap<String, Counters> = [("eu-west-1".to_owned(), counters(0, 0))].into();
         let ages: BTreeMap<String, Option<f64>> = [("eu-west-1".to_owned(), None)].into();
-        let docs = documents(&now, &BTreeMap::new(), &ages, UNIX_EPOCH);
+        let docs = documents(&now, &BTreeMap::new(), &ages, None, UNIX_EPOCH);
         assert!(docs[0].get("SnapshotAgeSeconds").is_none());
         assert_eq!(docs[0]["RefreshFailures"], 1);
+    }
+
+    #[test]
+    fn inside_lambda_each_metric_is_also_by_function_and_503s_are_counted() {
+        let now: BTreeMap<String, Counters> = [("us-east-1".to_owned(), counters(1, 1))].into();
+        let ages: BTreeMap<String, Option<f64>> = [("us-east-1".to_owned(), Some(1.0))].into();
+        let docs = documents(&now, &BTreeMap::new(), &ages, Some("orders-fn"), UNIX_EPOCH);
+        let d = &docs[0];
+        assert_eq!(
+            d["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Region"], ["FunctionName", "Region"]])
+        );
+        assert_eq!(
+            (d["FunctionName"].as_str(), d["Region"].as_str()),
+            (Some("orders-fn"), Some("us-east-1"))
+        );
+        assert_eq!(d["Unavailable"], 3);
     }
 }

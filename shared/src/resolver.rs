@@ -32,7 +32,7 @@ mod routes;
 
 pub use health::RegionHealth;
 pub use memo::RawQuery;
-use outcome::{answer, tags_text, unavailable};
+use outcome::{answer, tags_text};
 use routes::RouteOutcome;
 
 use crate::answer::{BatchAnswer, CacheState, Resolution};
@@ -216,8 +216,8 @@ impl Resolver {
         let tags_failure = entry.is_none().then(|| self.region_failure(region, cell));
         match (self.route_answer(query, region, deadline).await, tags_failure, entry) {
             (RouteOutcome::Answer(answered), _, _) => answered,
-            (RouteOutcome::Failed(routes), tags, _) => Err(unavailable(region, tags.as_ref(), Some(&routes))),
-            (RouteOutcome::NoMatch, Some(tags), _) => Err(unavailable(region, Some(&tags), None)),
+            (RouteOutcome::Failed(routes), tags, _) => Err(self.unavailable(region, tags.as_ref(), Some(&routes))),
+            (RouteOutcome::NoMatch, Some(tags), _) => Err(self.unavailable(region, Some(&tags), None)),
             (RouteOutcome::NoMatch, None, Some(entry)) if query.mode == MatchMode::All => {
                 answer(query, &entry.value, entry.age(&self.now()), Vec::new(), cache)
             }

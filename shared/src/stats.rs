@@ -16,7 +16,7 @@ pub struct Stats {
 }
 
 /// How many kinds of [`Event`] there are.
-const EVENTS: usize = Event::RefreshFailure as usize + 1;
+const EVENTS: usize = Event::Unavailable as usize + 1;
 
 #[derive(Debug, Default)]
 struct Tally {
@@ -40,6 +40,7 @@ impl Tally {
             misses: self.count(Event::Miss),
             refreshes: self.count(Event::Refresh),
             refresh_failures: self.count(Event::RefreshFailure),
+            unavailable: self.count(Event::Unavailable),
             upstream_calls: Operation::ALL
                 .iter()
                 .map(|op| (op.as_str(), self.upstream[*op as usize].load(Ordering::Relaxed)))
@@ -61,6 +62,8 @@ pub enum Event {
     Refresh,
     /// A refresh failed.
     RefreshFailure,
+    /// An answer was `UpstreamUnavailable` (503).
+    Unavailable,
 }
 
 /// A point-in-time copy of the counters.
@@ -77,6 +80,8 @@ pub struct Counters {
     pub refreshes: u64,
     /// Failed refreshes.
     pub refresh_failures: u64,
+    /// Answers that were `UpstreamUnavailable` (503).
+    pub unavailable: u64,
     /// Upstream calls (pages) by operation.
     pub upstream_calls: BTreeMap<&'static str, u64>,
 }

@@ -2,7 +2,6 @@
 //! search (never a scan), then among the routes. No upstream call but a cold region's load.
 
 use super::Resolver;
-use super::outcome::unavailable;
 use super::routes::RouteOutcome;
 use crate::answer::Resolution;
 use crate::error::{ApiError, ErrorCode};
@@ -39,8 +38,8 @@ impl Resolver {
         let tags_failure = entry.is_none().then(|| self.region_failure(region, cell));
         match (self.route_lookup(key, region, deadline).await, tags_failure) {
             (RouteOutcome::Answer(answered), _) => answered,
-            (RouteOutcome::Failed(routes), tags) => Err(unavailable(region, tags.as_ref(), Some(&routes))),
-            (RouteOutcome::NoMatch, Some(tags)) => Err(unavailable(region, Some(&tags), None)),
+            (RouteOutcome::Failed(routes), tags) => Err(self.unavailable(region, tags.as_ref(), Some(&routes))),
+            (RouteOutcome::NoMatch, Some(tags)) => Err(self.unavailable(region, Some(&tags), None)),
             (RouteOutcome::NoMatch, None) => Err(ApiError::new(
                 ErrorCode::NoMatch,
                 format!("no profile {} in {region}", key.asked),

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::query::{MatchMode, Query};
 use crate::snapshot::Snapshot;
 use crate::source::SourceError;
+use crate::stats::Event;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +45,20 @@ pub(super) fn tags_text(query: &Query) -> String {
     serde_json::to_string(&query.tags).unwrap_or_default()
 }
 
-pub(super) fn unavailable(region: &str, tags: Option<&SourceError>, routes: Option<&SourceError>) -> ApiError {
+impl super::Resolver {
+    /// [`unavailable`], counted for `region` (the extension's `Unavailable` metric).
+    pub(super) fn unavailable(
+        &self,
+        region: &str,
+        tags: Option<&SourceError>,
+        routes: Option<&SourceError>,
+    ) -> ApiError {
+        self.inner.stats.record(region, Event::Unavailable);
+        unavailable(region, tags, routes)
+    }
+}
+
+fn unavailable(region: &str, tags: Option<&SourceError>, routes: Option<&SourceError>) -> ApiError {
     let failures: Vec<&SourceError> = tags.into_iter().chain(routes).collect();
     let operations: Vec<&str> = failures.iter().map(|f| f.operation.as_str()).collect();
     let detail: Vec<String> = failures

@@ -301,11 +301,13 @@ async fn a_failing_refresh_serves_the_old_snapshot_up_to_the_maximum_staleness()
         "still within the bound"
     );
     settle().await;
+    assert_eq!(w.resolver.stats().counters().unavailable, 0);
     w.clock.advance(Duration::from_secs(60));
     let err = w.resolve(ACME_CHAT).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::UpstreamUnavailable);
     assert_eq!(err.operation.as_deref(), Some("GetResources"));
     assert!(err.message.contains("GetResources"), "{}", err.message);
+    assert_eq!(w.resolver.stats().counters().unavailable, 1, "each 503 is counted");
 }
 
 #[tokio::test(flavor = "current_thread")]
