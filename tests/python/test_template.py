@@ -1,8 +1,12 @@
 """Offline checks of template.yaml: cfn-lint and `sam validate --lint` are clean, the template
 transformed by aws-sam-translator has the expected resources and least-privilege IAM (no
-wildcard action), and `sam build` (no container) produces the layer and the function."""
+wildcard action), its alarms hold in a healthy steady state, docs/deploy.md lists what the
+template has, and `sam build` (no container) produces the layer and the function."""
+import ast
 import json
+import operator
 import os
+import re
 import shutil
 import stat
 import struct
@@ -15,6 +19,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+DEPLOY_GUIDE = ROOT / "docs" / "deploy.md"
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
 
 
@@ -64,8 +69,116 @@ def actions_of(statements):
 DIRECT = {"FleetMode": False, "ReadersMayList": True}
 
 
+PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::StackName": "stack",
+          "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+
+
+class Evaluator:
+    """Evaluates the intrinsic functions that conditions, rules and parameter-only values use,
+    for given parameter values (the template's defaults otherwise), as CloudFormation would."""
+
+    def __init__(self, out, **params):
+        self.out = out
+        self.params = {}
+        for name, spec in out["Parameters"].items():
+            value = str(params.get(name, spec.get("Default", "")))
+            self.params[name] = value.split(",") if spec["Type"] == "CommaDelimitedList" else value
+        unknown = set(params) - set(self.params)
+        assert not unknown, f"no such parameters: {unknown}"
+        self.conditions = {name: self.condition(name) for name in out.get("Conditions", {})}
+
+    def condition(self, name):
+        return bool(self(self.out["Conditions"][name]))
+
+    def __call__(self, value):
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if not isinstance(value, dict) or len(value) != 1:
+            return value
+        (fn, arg), = value.items()
+        if fn == "Ref":
+            return self.params[arg] if arg in self.params else PSEUDO[arg]
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn == "Fn::If":
+            return self(arg[1] if self.condition(arg[0]) else arg[2])
+        if fn == "Fn::Equals":
+            return str(self(arg[0])) == str(self(arg[1]))
+        if fn == "Fn::Not":
+            return not self(arg[0])
+        if fn == "Fn::And":
+            return all(self(a) for a in arg)
+        if fn == "Fn::Or":
+            return any(self(a) for a in arg)
+        if fn == "Fn::Join":
+            return arg[0].join(str(v) for v in self(arg[1]))
+        if fn == "Fn::FindInMap":
+            name, top, second = (self(a) for a in arg)
+            return self.out["Mappings"][name][str(top)][second]
+        if fn == "Fn::Sub":
+            text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], {k: self(v) for k, v in arg[1].items()})
+            names = {**PSEUDO, **self.params, **extra}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(names[m.group(1)]), text)
+        raise AssertionError(f"not evaluated here: {fn}")
+
+    def failed_rules(self):
+        """The AssertDescription of every rule assertion these parameters break."""
+        failed = []
+        for rule in self.out.get("Rules", {}).values():
+            if "RuleCondition" in rule and not self(rule["RuleCondition"]):
+                continue
+            failed.extend(a["AssertDescription"] for a in rule["Assertions"] if not self(a["Assert"]))
+        return failed
+
+
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def arithmetic(expression, **names):
+    """The value of a CloudWatch metric-math expression made of numbers, names, + - * / and ()."""
+    def value(node):
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return node.value
+        if isinstance(node, ast.Name):
+            return names[node.id]
+        raise AssertionError(f"unexpected in {expression!r}: {ast.dump(node)}")
+    return value(ast.parse(expression, mode="eval").body)
+
+
+def alarm_fires(out, alarm, age, **params):
+    """Whether `alarm` (a metric-math alarm on the snapshot age) is breached by a Maximum of `age`."""
+    ev = Evaluator(out, **params)
+    props = out["Resources"][alarm]["Properties"]
+    (shown,) = [m for m in props["Metrics"] if m.get("ReturnData", True)]
+    value = arithmetic(ev(shown["Expression"]), age=age)
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    return value > float(ev(props["Threshold"]))
+
+
+def guide_section(title):
+    """The text of docs/deploy.md under the heading `title`, up to the next heading of its level."""
+    text = DEPLOY_GUIDE.read_text()
+    match = re.search(rf"^(#+) {re.escape(title)}\n", text, re.M)
+    assert match, f"docs/deploy.md has no heading {title!r}"
+    level = len(match.group(1))
+    rest = text[match.end():]
+    end = re.search(rf"^#{{1,{level}}} ", rest, re.M)
+    return rest[:end.start()] if end else rest
+
+
 def of_type(out, kind):
     return {k: v for k, v in out["Resources"].items() if v["Type"] == kind}
+
+
+def alarm_metric(alarm):
+    """(namespace, metric name) of an alarm on one metric, or of the one metric a math alarm reads."""
+    props = alarm["Properties"]
+    if "MetricName" in props:
+        return props["Namespace"], props["MetricName"]
+    (metric,) = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+    return metric["Namespace"], metric["MetricName"]
 
 
 def statements(out):
@@ -159,8 +272,15 @@ class Template(unittest.TestCase):
                           "ssm:GetParametersByPath"})
         env = out["Resources"]["ResolverFunction"]["Properties"]["Environment"]["Variables"]
         self.assertEqual(env["PROFILE_RESOLVER_SNAPSHOT_URL"]["Fn::If"][0], "FleetMode")
+        # The exported reader policy is what the function gets with fallback none: the snapshots,
+        # and the routes (unreadable routes would turn every miss into a 503).
         (reader,) = of_type(out, "AWS::IAM::ManagedPolicy").values()
-        self.assertEqual(actions_of(reader["Properties"]["PolicyDocument"]["Statement"]), {"s3:GetObject"})
+        reader_statements = reader["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual(actions_of(reader_statements), actions_of(statements))
+        for st in reader_statements:
+            if st["Action"] == "ssm:GetParametersByPath":
+                for r in st["Resource"]:
+                    self.assertIn("parameter${RoutesPath}", json.dumps(r))
 
     def test_the_publisher_writes_only_its_prefix_one_build_at_a_time_on_a_schedule_and_on_changes(self):
         out = transformed()
@@ -195,18 +315,211 @@ class Template(unittest.TestCase):
     def test_outputs_and_alarms(self):
         out = transformed()
         self.assertEqual(set(out["Outputs"]), {"FunctionArn", "LayerArn", "ApiUrl", "SnapshotUrl",
-                                               "SnapshotReaderPolicyArn"})
-        metrics = sorted(a["Properties"]["MetricName"] for a in of_type(out, "AWS::CloudWatch::Alarm").values())
-        self.assertEqual(metrics, ["Errors", "SnapshotAgeSeconds", "UpstreamUnavailable"])
-        (age,) = [a for a in of_type(out, "AWS::CloudWatch::Alarm").values()
-                  if a["Properties"]["MetricName"] == "SnapshotAgeSeconds"]
-        self.assertEqual(age["Properties"]["Namespace"], "ProfileResolver", "the extension's EMF namespace")
-        self.assertEqual(age["Properties"]["Dimensions"][0]["Name"], "Region")
+                                               "SnapshotBucketName", "SnapshotReaderPolicyArn"})
+        alarms = of_type(out, "AWS::CloudWatch::Alarm")
+        self.assertEqual(sorted(alarm_metric(a)[1] for a in alarms.values()),
+                         ["5xx", "ApproximateNumberOfMessagesVisible", "Errors", "Errors", "SnapshotAgeSeconds",
+                          "UpstreamUnavailable"])
+        (age,) = [a for a in alarms.values() if alarm_metric(a)[1] == "SnapshotAgeSeconds"]
+        (metric,) = [m["MetricStat"]["Metric"] for m in age["Properties"]["Metrics"] if "MetricStat" in m]
+        self.assertEqual(metric["Namespace"], "ProfileResolver", "the extension's EMF namespace")
+        # The dimension set the extension publishes inside Lambda (cache-extension/src/metrics.rs):
+        # this stack's function, in the stack's region.
+        self.assertEqual(metric["Dimensions"], [{"Name": "FunctionName", "Value": {"Ref": "ResolverFunction"}},
+                                                {"Name": "Region", "Value": {"Ref": "AWS::Region"}}])
 
-    def test_the_functions_log_json(self):
+    def test_the_functions_log_json_to_log_groups_of_the_stack(self):
+        out = transformed()
+        functions = of_type(out, "AWS::Lambda::Function")
+        self.assertEqual(set(functions), {"ResolverFunction", "PublisherFunction"})
+        for name, fn in functions.items():
+            config = fn["Properties"]["LoggingConfig"]
+            self.assertEqual(config["LogFormat"], "JSON")
+            group = out["Resources"][config["LogGroup"]["Ref"]]
+            self.assertEqual(group["Type"], "AWS::Logs::LogGroup")
+            self.assertEqual(group.get("Condition"), fn.get("Condition"), name)
+            function_name = fn["Properties"]["FunctionName"]["Fn::Sub"]
+            self.assertEqual(group["Properties"]["LogGroupName"], {"Fn::Sub": f"/aws/lambda/{function_name}"})
+
+    def test_globals_hold_what_both_functions_share(self):
+        raw = yaml_parse(TEMPLATE.read_text())
+        shared = raw["Globals"]["Function"]
+        for key in ("Runtime", "Handler", "Architectures", "LoggingConfig", "CodeUri", "Timeout", "MemorySize"):
+            self.assertIn(key, shared)
+        self.assertEqual(shared["LoggingConfig"], {"LogFormat": "JSON"})
+        for name in ("ResolverFunction", "PublisherFunction"):
+            props = raw["Resources"][name]["Properties"]
+            for key in ("Runtime", "Handler", "Architectures", "CodeUri"):
+                self.assertNotIn(key, props, f"{name} repeats {key} from Globals")
+            self.assertNotIn("LogFormat", props["LoggingConfig"], f"{name} repeats the log format")
+        # After the transform, both functions have them (and the variables both read).
         out = transformed()
         for fn in of_type(out, "AWS::Lambda::Function").values():
-            self.assertEqual(fn["Properties"]["LoggingConfig"], {"LogFormat": "JSON"})
+            props = fn["Properties"]
+            self.assertEqual((props["Runtime"], props["Handler"]), ("provided.al2023", "bootstrap"))
+            self.assertEqual(props["Architectures"], [{"Ref": "Architecture"}])
+            for var in ("PROFILE_RESOLVER_REGIONS", "PROFILE_RESOLVER_ACCOUNT_ID"):
+                self.assertIn(var, props["Environment"]["Variables"])
+        self.assertEqual(out["Resources"]["PublisherFunction"]["Properties"]["Timeout"], 60)
+
+    def test_regions_is_a_list_and_the_functions_get_it_comma_separated(self):
+        out = transformed()
+        self.assertEqual(out["Parameters"]["Regions"]["Type"], "CommaDelimitedList")
+        for fn in of_type(out, "AWS::Lambda::Function").values():
+            regions = fn["Properties"]["Environment"]["Variables"]["PROFILE_RESOLVER_REGIONS"]
+            self.assertEqual(Evaluator(out)(regions), "us-east-1", "empty means the stack's region")
+            self.assertEqual(Evaluator(out, Regions="eu-west-1")(regions), "eu-west-1")
+            self.assertEqual(Evaluator(out, Regions="us-east-1,eu-west-1")(regions), "us-east-1,eu-west-1")
+        self.assertFalse(Evaluator(out).conditions["RegionsGiven"])
+        self.assertTrue(Evaluator(out, Regions="eu-west-1").conditions["RegionsGiven"])
+
+    def test_rules_refuse_jwt_auth_without_issuer_or_audience(self):
+        out = transformed()
+        issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example"
+        self.assertEqual(Evaluator(out).failed_rules(), [])
+        self.assertEqual(Evaluator(out, ApiAuth="JWT", JwtIssuer=issuer, JwtAudience="client").failed_rules(), [])
+        (message,) = Evaluator(out, ApiAuth="JWT", JwtAudience="client").failed_rules()
+        self.assertIn("JwtIssuer", message)
+        (message,) = Evaluator(out, ApiAuth="JWT", JwtIssuer=issuer).failed_rules()
+        self.assertIn("JwtAudience", message)
+        self.assertEqual(len(Evaluator(out, ApiAuth="JWT").failed_rules()), 2)
+        self.assertTrue(re.fullmatch(out["Parameters"]["JwtIssuer"]["AllowedPattern"], issuer))
+        self.assertTrue(re.fullmatch(out["Parameters"]["JwtIssuer"]["AllowedPattern"], ""))
+        self.assertFalse(re.fullmatch(out["Parameters"]["JwtIssuer"]["AllowedPattern"], "http://issuer"))
+
+    def test_outputs_other_stacks_use_are_exported_under_the_stack_name(self):
+        out = transformed()
+        exported = {name: o["Export"]["Name"] for name, o in out["Outputs"].items() if "Export" in o}
+        self.assertEqual(set(exported), {"FunctionArn", "LayerArn", "ApiUrl", "SnapshotUrl",
+                                         "SnapshotReaderPolicyArn"})
+        for name, export in exported.items():
+            self.assertEqual(export, {"Fn::Sub": "${AWS::StackName}-" + name})
+        self.assertEqual(out["Outputs"]["ApiUrl"]["Condition"], "HttpApiOn")
+        for name in ("SnapshotUrl", "SnapshotReaderPolicyArn", "SnapshotBucketName"):
+            self.assertEqual(out["Outputs"][name]["Condition"], "FleetMode")
+
+    def test_log_groups_are_deleted_with_the_stack_and_keep_log_retention_days(self):
+        out = transformed()
+        retention = out["Parameters"]["LogRetentionDays"]
+        self.assertEqual(str(retention["Default"]), "30")
+        self.assertEqual([int(v) for v in retention["AllowedValues"]],
+                         [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                          2557, 2922, 3288, 3653], "the values CloudWatch Logs accepts")
+        groups = of_type(out, "AWS::Logs::LogGroup")
+        self.assertEqual(set(groups), {"ResolverLogGroup", "PublisherLogGroup", "ApiAccessLogGroup"})
+        for name, group in groups.items():
+            self.assertEqual(group["DeletionPolicy"], "Delete", name)
+            self.assertEqual(group["UpdateReplacePolicy"], "Delete", name)
+            self.assertEqual(group["Properties"]["RetentionInDays"], {"Ref": "LogRetentionDays"}, name)
+        self.assertEqual(groups["PublisherLogGroup"]["Condition"], "FleetMode")
+        self.assertEqual(groups["ApiAccessLogGroup"]["Condition"], "ApiAccessLogsOn")
+
+    def test_api_access_logs_are_optional_json_lines(self):
+        out = transformed()
+        self.assertEqual(out["Parameters"]["ApiAccessLogs"]["Default"], "false")
+        self.assertFalse(Evaluator(out).conditions["ApiAccessLogsOn"])
+        self.assertTrue(Evaluator(out, ApiAccessLogs="true").conditions["ApiAccessLogsOn"])
+        self.assertFalse(Evaluator(out, ApiAccessLogs="true", TenantIsolationMode="PER_TENANT")
+                         .conditions["ApiAccessLogsOn"], "no HTTP API, no access logs")
+        stage = out["Resources"]["ResolverStage"]["Properties"]
+        on = resolve_ifs(stage, {"ApiAccessLogsOn": True})["AccessLogSettings"]
+        self.assertNotIn("AccessLogSettings", resolve_ifs(stage, {"ApiAccessLogsOn": False}))
+        self.assertEqual(on["DestinationArn"], {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]})
+        fields = json.loads(on["Format"])
+        for key in ("requestId", "ip", "routeKey", "status", "integrationError"):
+            self.assertIn(key, fields)
+        self.assertEqual(fields["requestId"], "$context.requestId")
+        self.assertEqual(fields["integrationError"], "$context.integrationErrorMessage")
+        self.assertNotIn("\n", on["Format"], "one line per request")
+
+    def test_the_versioned_snapshot_bucket_is_retained_and_expires_old_versions(self):
+        out = transformed()
+        bucket = out["Resources"]["SnapshotBucket"]
+        self.assertEqual((bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]), ("Retain", "Retain"))
+        self.assertEqual(bucket["Properties"]["VersioningConfiguration"], {"Status": "Enabled"})
+        (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+        self.assertEqual(rule["NoncurrentVersionExpiration"], {"NoncurrentDays": 1})
+        self.assertEqual(out["Outputs"]["SnapshotBucketName"]["Value"], {"Ref": "SnapshotBucket"})
+        self.assertIn("empty", guide_section("Teardown"), "the guide says how to remove the bucket")
+
+    def test_every_alarm_notifies_the_topic_and_exists_with_what_it_watches(self):
+        out = transformed()
+        alarms = of_type(out, "AWS::CloudWatch::Alarm")
+        for name, alarm in alarms.items():
+            self.assertEqual(alarm["Properties"]["AlarmActions"],
+                             {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}, name)
+            self.assertEqual(alarm["Properties"]["TreatMissingData"], "notBreaching", name)
+        by_metric = {alarm_metric(a): (n, a) for n, a in alarms.items()}
+        name, publisher = [(n, a) for n, a in alarms.items() if alarm_metric(a) == ("AWS/Lambda", "Errors")
+                           and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": "PublisherFunction"}][0]
+        self.assertEqual(publisher["Condition"], "FleetMode")
+        _, dlq = by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+        self.assertEqual(dlq["Condition"], "FleetMode")
+        self.assertEqual(dlq["Properties"]["Dimensions"],
+                         [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["ChangeDeadLetterQueue", "QueueName"]}}])
+        self.assertEqual((dlq["Properties"]["Threshold"], dlq["Properties"]["ComparisonOperator"]),
+                         (0, "GreaterThanThreshold"), "one message in the dead-letter queue is enough")
+        _, api = by_metric[("AWS/ApiGateway", "5xx")]
+        self.assertEqual(api["Condition"], "HttpApiOn")
+        self.assertEqual(api["Properties"]["Dimensions"], [{"Name": "ApiId", "Value": {"Ref": "ResolverApi"}}])
+
+    def test_the_snapshot_age_alarm_stays_quiet_in_a_healthy_steady_state_and_fires_past_it(self):
+        out = transformed()
+        self.assertEqual(str(out["Parameters"]["SnapshotAgeAlarmSeconds"]["Default"]), "0", "automatic")
+        ttl = float(out["Parameters"]["TtlSeconds"]["Default"])
+        interval = 60 * float(out["Parameters"]["PublishIntervalMinutes"]["Default"])
+        refresh = float(out["Resources"]["ResolverFunction"]["Properties"]["Timeout"])
+        publish = float(out["Resources"]["PublisherFunction"]["Properties"]["Timeout"])
+        # Direct mode: a refresh is due after the TTL plus up to 10 % jitter, and the extension
+        # reports the age after the invoke's refresh (bounded by the invoke).
+        direct_healthy = ttl * 1.1 + refresh
+        # S3 mode: the data's age counts from the publisher's last listing; it climbs to the
+        # publish interval (plus the build) before the next heartbeat, which a reader sees
+        # within its TTL.
+        s3_healthy = interval + publish + ttl * 1.1
+        self.assertFalse(alarm_fires(out, "SnapshotAgeAlarm", direct_healthy))
+        self.assertFalse(alarm_fires(out, "SnapshotAgeAlarm", s3_healthy, SnapshotMode="s3"))
+        # Past it: refreshes failing for two TTLs and a minute; a publish missed.
+        self.assertTrue(alarm_fires(out, "SnapshotAgeAlarm", 2 * ttl + 61))
+        self.assertTrue(alarm_fires(out, "SnapshotAgeAlarm", 2 * interval + ttl * 1.1, SnapshotMode="s3"))
+        # Automatic follows every publish interval and TTL, where a fixed threshold could not.
+        for minutes in out["Parameters"]["PublishIntervalMinutes"]["AllowedValues"]:
+            for ttl in (1, 10, 60, 300, 900):
+                params = {"TtlSeconds": ttl, "PublishIntervalMinutes": minutes}
+                self.assertFalse(alarm_fires(out, "SnapshotAgeAlarm", ttl * 1.1 + refresh, **params))
+                self.assertFalse(alarm_fires(out, "SnapshotAgeAlarm", 60 * int(minutes) + publish + ttl * 1.1,
+                                             SnapshotMode="s3", **params))
+                self.assertTrue(alarm_fires(out, "SnapshotAgeAlarm", 60 * int(minutes) * 2 + ttl * 2 + 61,
+                                            SnapshotMode="s3", **params))
+        # A value set by hand is the limit, in both modes.
+        for mode in ("direct", "s3"):
+            self.assertFalse(alarm_fires(out, "SnapshotAgeAlarm", 899, SnapshotMode=mode, SnapshotAgeAlarmSeconds=900))
+            self.assertTrue(alarm_fires(out, "SnapshotAgeAlarm", 901, SnapshotMode=mode, SnapshotAgeAlarmSeconds=900))
+
+    def test_the_deploy_guide_lists_exactly_the_template_parameters_with_their_defaults(self):
+        out = transformed()
+        rows = [line for line in guide_section("Parameters").splitlines() if line.startswith("| `")]
+        listed = {}
+        for row in rows:
+            cells = [c.strip() for c in row.strip().strip("|").split("|")]
+            name = cells[0].strip("`")
+            self.assertNotIn(name, listed, f"{name} is listed twice")
+            listed[name] = cells[1]
+        self.assertEqual(set(listed), set(out["Parameters"]))
+        for name, default in listed.items():
+            expected = str(out["Parameters"][name].get("Default", ""))
+            self.assertEqual(default, f"`{expected}`" if expected else "*(empty)*", name)
+
+    def test_the_deploy_guide_names_exactly_the_read_actions_the_function_gets(self):
+        out = transformed()
+        granted = set()
+        for conditions in (DIRECT, {"FleetMode": True, "ReadersMayList": True},
+                           {"FleetMode": True, "ReadersMayList": False}):
+            granted |= actions_of(role_statements(out, "ResolverFunction", conditions))
+        # Actions, not ARNs (arn:aws:ssm:REGION:...).
+        named = set(re.findall(r"(?<![:\w])(?:tag|bedrock|ssm|s3|kms|sts|lambda|logs):[A-Z][A-Za-z]+\b",
+                               guide_section("The function's permissions")))
+        self.assertEqual(named, granted)
 
     @unittest.skipUnless(os.environ.get("PROFILE_RESOLVER_SAM_BUILD") == "1",
                          "set PROFILE_RESOLVER_SAM_BUILD=1 (make test-sam-build) for the release builds")

@@ -22,4 +22,4 @@ __all__ = ["Client", "token_from", "ProfileResolverError", "InvalidQuery", "Unau
            "OneAnswer", "AllAnswer", "QueryAnswer", "AnswerMeta", "Profile", "BatchResult", "Query",
            "ErrorDetail", "ErrorBody", "Health", "RegionHealth", "Tags", "TagValue", "MatchMode", "Source",
            "CacheState", "RegionState"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
