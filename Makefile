@@ -72,12 +72,16 @@ arm64-tools:
 # The real `sam build` with the template's defaults (arm64: the layer and both functions, release
 # builds as SAM makes them), and the layer alone with Architecture=x86_64; then the arm64 suite
 # runs those very arm64 binaries under qemu against the x86_64 emulator. One release build per
-# architecture, shared by SAM and the suite.
+# architecture, shared by SAM and the suite. What these builds check is the wiring (architecture,
+# panic=unwind, the layer's layout), not the optimiser: they link without LTO and with parallel
+# codegen, which takes minutes off each; `make bench` and deploys build with the full profile.
+TEST_RELEASE_PROFILE := CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 test-sam-build: venv arm64-tools
-	PROFILE_RESOLVER_SAM_BUILD=1 $(PY) -m unittest tests/python/test_template.py -v -k sam_build
+	$(TEST_RELEASE_PROFILE) PROFILE_RESOLVER_SAM_BUILD=1 $(PY) -m unittest tests/python/test_template.py -v -k sam_build
 
+# `--workspace`, as test-rust, so that features resolve as they did there and nothing rebuilds.
 test-arm64: venv build test-sam-build
-	$(CARGO) test -p profile-resolver-tests --test arm64
+	$(CARGO) test --workspace --test arm64
 
 # The last step checks that no suite left a process of this checkout running.
 test: lint doc test-rust test-python test-ts test-arm64
