@@ -43,7 +43,7 @@ pub mod metrics;
 pub mod server;
 
 use config::{Config, Platform};
-use lifecycle::{Event, ExtensionsApi, LifecycleError};
+use lifecycle::{Lambda, LifecycleError};
 use shared::clock::SystemClock;
 use shared::resolver::Resolver;
 use shared::source::sdk::load_sdk_config;
@@ -126,18 +126,17 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
         async { drop(stop_rx.await) },
     ));
 
-    let emf = metrics::Emf::new(
+    let emf = Arc::new(metrics::Emf::new(
         Box::new(std::io::stdout()),
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
-    );
+    ));
     let outcome = match (runtime_api, config.platform) {
-        (Some(api), Platform::Classic) => event_loop(&ExtensionsApi::new(api), name, &resolver, &emf).await,
+        (Some(_), Platform::Classic) => lambda(name, &resolver, &emf, true).run().await.map_err(RunError::from),
         // Nothing freezes the process: a schedule of its own keeps the data fresh and paces the
         // metrics, until SHUTDOWN (Lambda Managed Instances) or a signal (an agent).
-        (Some(api), Platform::ManagedInstances) => {
-            let api = ExtensionsApi::new(api);
+        (Some(_), Platform::ManagedInstances) => {
             tokio::select! {
-                outcome = shutdown_only(&api, name, &resolver) => outcome,
+                outcome = lambda(name, &resolver, &emf, false).run() => outcome.map_err(RunError::from),
                 () = on_schedule(&resolver, &emf) => Ok(()),
             }
         }
@@ -171,56 +170,13 @@ async fn on_schedule(resolver: &Resolver, emf: &metrics::Emf) {
     }
 }
 
-/// Lambda Managed Instances: registered for `SHUTDOWN` alone (an `INVOKE` registration is
-/// refused there), and, as in a classic sandbox, the first loads end (or [`INIT_WAIT`] passes)
-/// before the first `/next`, which ends init.
-async fn shutdown_only(api: &ExtensionsApi, name: &str, resolver: &Resolver) -> Result<(), RunError> {
-    let id = api.register(name, lifecycle::MANAGED_INSTANCES_EVENTS).await?;
-    tracing::info!(name, "registered for SHUTDOWN (Lambda Managed Instances)");
-    if !resolver.settle(tokio::time::Instant::now() + INIT_WAIT).await {
-        tracing::warn!(
-            wait_ms = INIT_WAIT.as_millis() as u64,
-            "the first loads did not end during init"
-        );
-    }
-    loop {
-        match api.next_event(&id).await? {
-            Event::Shutdown { shutdown_reason } => {
-                tracing::info!(reason = %shutdown_reason, "shutdown");
-                return Ok(());
-            }
-            Event::Invoke { .. } => {}
-        }
-    }
-}
-
-async fn event_loop(api: &ExtensionsApi, name: &str, resolver: &Resolver, emf: &metrics::Emf) -> Result<(), RunError> {
-    let id = api.register(name, lifecycle::CLASSIC_EVENTS).await?;
-    tracing::info!(name, "registered");
-    if !resolver.settle(tokio::time::Instant::now() + INIT_WAIT).await {
-        tracing::warn!(
-            wait_ms = INIT_WAIT.as_millis() as u64,
-            "the first loads did not end during init"
-        );
-    }
-    loop {
-        resolver.parked();
-        tracing::debug!("waiting for the next event");
-        match api.next_event(&id).await? {
-            Event::Invoke { deadline_ms } => {
-                resolver.thawed();
-                let left = shared::clock::time_left(deadline_ms, std::time::SystemTime::now(), DEADLINE_MARGIN);
-                if !resolver.refresh_and_settle(tokio::time::Instant::now() + left).await {
-                    tracing::warn!("a refresh did not end within the invoke; it resumes at the next one");
-                }
-                // Paced by invokes: a frozen sandbox runs no timer.
-                emf.maybe_emit(resolver, std::time::SystemTime::now());
-            }
-            Event::Shutdown { shutdown_reason } => {
-                tracing::info!(reason = %shutdown_reason, "shutdown");
-                return Ok(());
-            }
-        }
+/// The Lambda side of the extension (see [`lifecycle`]).
+fn lambda(name: &str, resolver: &Resolver, emf: &Arc<metrics::Emf>, classic: bool) -> Lambda {
+    Lambda {
+        name: name.to_owned(),
+        resolver: resolver.clone(),
+        emf: Arc::clone(emf),
+        classic,
     }
 }
 
@@ -241,13 +197,7 @@ async fn wait_for_signal() {
 
 /// Under Lambda, registers and reports a configuration error through `init/error`, so that the
 /// failure shows up as the init error of the function.
-pub async fn report_config_error(runtime_api: &str, name: &str, message: &str) {
-    let api = ExtensionsApi::new(runtime_api);
-    let events = match std::env::var(config::INITIALIZATION_TYPE).as_deref() {
-        Ok("lambda-managed-instances") => lifecycle::MANAGED_INSTANCES_EVENTS,
-        _ => lifecycle::CLASSIC_EVENTS,
-    };
-    if let Ok(id) = api.register(name, events).await {
-        let _ = api.init_error(&id, "Extension.ConfigInvalid", message).await;
-    }
+pub async fn report_config_error(name: &str, message: &str) {
+    let managed = std::env::var(config::INITIALIZATION_TYPE).as_deref() == Ok("lambda-managed-instances");
+    lifecycle::report_config_error(name, managed, message).await;
 }

@@ -1,71 +1,22 @@
-//! The Lambda Extensions API: register for INVOKE and SHUTDOWN, then wait for events. Requests
-//! are built by small pure functions so they can be tested without a runtime.
+//! The Lambda side, through the `lambda-extension` crate: register (for INVOKE and SHUTDOWN in a
+//! classic sandbox, SHUTDOWN alone on Lambda Managed Instances), wait for the first loads
+//! before the first `/next` (which ends init), then handle each event before the crate asks for
+//! the next one, so that a due refresh ends while the sandbox is awake.
+//!
+//! The crate reads the API's address from `AWS_LAMBDA_RUNTIME_API`, registers under the name
+//! given here, and keeps asking for events after SHUTDOWN; so the SHUTDOWN handler signals the
+//! end and the loop is dropped.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
+use crate::metrics::Emf;
+use lambda_extension::{Extension, LambdaEvent, NextEvent, requests, service_fn};
+use lambda_runtime_api_client::Client;
+use shared::resolver::Resolver;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::oneshot;
 
 /// `AWS_LAMBDA_RUNTIME_API`
 pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
-const VERSION: &str = "2020-01-01";
-
-/// The base URL of the API. Lambda gives `host:port`; some emulators give a full URL with a
-/// path prefix (`http://127.0.0.1:9000/.rt`), which is taken as it is.
-fn base(api: &str) -> String {
-    let api = api.trim_end_matches('/');
-    if api.starts_with("http://") || api.starts_with("https://") {
-        api.to_owned()
-    } else {
-        format!("http://{api}")
-    }
-}
-const NAME_HEADER: &str = "Lambda-Extension-Name";
-const ID_HEADER: &str = "Lambda-Extension-Identifier";
-const ERROR_TYPE_HEADER: &str = "Lambda-Extension-Function-Error-Type";
-
-/// A failure talking to the Extensions API.
-#[derive(Debug, thiserror::Error)]
-pub enum LifecycleError {
-    /// The request could not be built (a bad `AWS_LAMBDA_RUNTIME_API`).
-    #[error("bad extensions API request: {0}")]
-    Request(#[from] hyper::http::Error),
-    /// The API did not answer.
-    #[error("extensions API unreachable: {0}")]
-    Transport(#[from] hyper_util::client::legacy::Error),
-    /// The body could not be read.
-    #[error("extensions API body: {0}")]
-    Body(#[from] hyper::Error),
-    /// The API answered with an error or something unexpected.
-    #[error("extensions API answered {status}: {body}")]
-    Status {
-        /// HTTP status.
-        status: u16,
-        /// Body.
-        body: String,
-    },
-}
-
-/// An event from `event/next`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(tag = "eventType", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Event {
-    /// The function is being invoked: the sandbox is thawed.
-    Invoke {
-        /// Epoch milliseconds by which the invoke must end.
-        #[serde(rename = "deadlineMs")]
-        deadline_ms: u64,
-    },
-    /// The sandbox is shutting down.
-    Shutdown {
-        /// Why (`spindown`, `timeout`, `failure`).
-        #[serde(rename = "shutdownReason")]
-        shutdown_reason: String,
-    },
-}
 
 /// The events of a classic sandbox, which freezes between invokes.
 pub const CLASSIC_EVENTS: &[&str] = &["INVOKE", "SHUTDOWN"];
@@ -73,189 +24,136 @@ pub const CLASSIC_EVENTS: &[&str] = &["INVOKE", "SHUTDOWN"];
 /// The only event Lambda Managed Instances accept a registration for.
 pub const MANAGED_INSTANCES_EVENTS: &[&str] = &["SHUTDOWN"];
 
-/// `POST /2020-01-01/extension/register` for `events`.
-///
-/// # Errors
-/// A bad API address.
-pub fn register_request(api: &str, name: &str, events: &[&str]) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
-    let body = serde_json::json!({ "events": events }).to_string();
-    Request::builder()
-        .method(Method::POST)
-        .uri(format!("{}/{VERSION}/extension/register", base(api)))
-        .header(NAME_HEADER, name)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-}
+/// A failure talking to the Extensions API.
+#[derive(Debug, thiserror::Error)]
+#[error("extensions API: {0}")]
+pub struct LifecycleError(String);
 
-/// `GET /2020-01-01/extension/event/next`
-///
-/// # Errors
-/// A bad API address.
-pub fn next_request(api: &str, id: &str) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
-    Request::builder()
-        .method(Method::GET)
-        .uri(format!("{}/{VERSION}/extension/event/next", base(api)))
-        .header(ID_HEADER, id)
-        .body(Full::default())
-}
-
-/// `POST /2020-01-01/extension/init/error`
-///
-/// # Errors
-/// A bad API address.
-pub fn init_error_request(
-    api: &str,
-    id: &str,
-    error_type: &str,
-    message: &str,
-) -> Result<Request<Full<Bytes>>, hyper::http::Error> {
-    let body = serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string();
-    Request::builder()
-        .method(Method::POST)
-        .uri(format!("{}/{VERSION}/extension/init/error", base(api)))
-        .header(ID_HEADER, id)
-        .header(ERROR_TYPE_HEADER, error_type)
-        .body(Full::new(Bytes::from(body)))
-}
-
-/// A client of the Extensions API.
-#[derive(Debug, Clone)]
-pub struct ExtensionsApi {
-    api: String,
-    client: Client<HttpConnector, Full<Bytes>>,
-}
-
-impl ExtensionsApi {
-    /// A client of the API at `host:port`.
-    pub fn new(api: impl Into<String>) -> Self {
-        Self {
-            api: api.into(),
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+impl LifecycleError {
+    fn from_crate(e: &lambda_extension::Error) -> Self {
+        Self(e.to_string())
     }
+}
 
-    async fn send(&self, req: Request<Full<Bytes>>) -> Result<(hyper::http::response::Parts, Bytes), LifecycleError> {
-        let resp = self.client.request(req).await?;
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await?.to_bytes();
-        if !parts.status.is_success() {
-            return Err(LifecycleError::Status {
-                status: parts.status.as_u16(),
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
-        }
-        Ok((parts, body))
-    }
+/// What the extension does between register and SHUTDOWN.
+pub struct Lambda {
+    /// The name to register under (the executable's file name, as Lambda requires).
+    pub name: String,
+    /// The engine.
+    pub resolver: Resolver,
+    /// The metrics.
+    pub emf: Arc<Emf>,
+    /// Whether the sandbox freezes between invokes (classic) or never does (Managed Instances).
+    pub classic: bool,
+}
 
-    /// Registers under `name` (the executable's file name) and returns the extension id.
+impl Lambda {
+    /// Registers, waits for the first loads (at most [`crate::INIT_WAIT`]), and handles events
+    /// until SHUTDOWN.
     ///
     /// # Errors
-    /// Transport failures, or an answer without an id.
-    pub async fn register(&self, name: &str, events: &[&str]) -> Result<String, LifecycleError> {
-        let (parts, body) = self.send(register_request(&self.api, name, events)?).await?;
-        parts
-            .headers
-            .get(ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or_else(|| LifecycleError::Status {
-                status: parts.status.as_u16(),
-                body: format!("no {ID_HEADER} header: {}", String::from_utf8_lossy(&body)),
-            })
-    }
-
-    /// Blocks until the next event.
-    ///
-    /// # Errors
-    /// Transport failures, or an event that does not parse.
-    pub async fn next_event(&self, id: &str) -> Result<Event, LifecycleError> {
-        let (parts, body) = self.send(next_request(&self.api, id)?).await?;
-        serde_json::from_slice(&body).map_err(|e| LifecycleError::Status {
-            status: parts.status.as_u16(),
-            body: e.to_string(),
-        })
-    }
-
-    /// Reports an init failure, so that Lambda shows it as the cause.
-    ///
-    /// # Errors
-    /// Transport failures.
-    pub async fn init_error(&self, id: &str, error_type: &str, message: &str) -> Result<(), LifecycleError> {
-        self.send(init_error_request(&self.api, id, error_type, message)?)
+    /// The registration or an event request fails.
+    pub async fn run(self) -> Result<(), LifecycleError> {
+        let events = if self.classic {
+            CLASSIC_EVENTS
+        } else {
+            MANAGED_INSTANCES_EVENTS
+        };
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        let done = Arc::new(parking_lot::Mutex::new(Some(done_tx)));
+        let (resolver, emf) = (self.resolver.clone(), Arc::clone(&self.emf));
+        let processor = service_fn(move |event: LambdaEvent| {
+            let (resolver, emf, done) = (resolver.clone(), Arc::clone(&emf), Arc::clone(&done));
+            async move {
+                match event.next {
+                    NextEvent::Invoke(invoke) => on_invoke(&resolver, &emf, invoke.deadline_ms).await,
+                    NextEvent::Shutdown(shutdown) => {
+                        tracing::info!(reason = %shutdown.shutdown_reason, "shutdown");
+                        if let Some(tx) = done.lock().take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+                Ok::<(), Infallible>(())
+            }
+        });
+        let registered = Extension::new()
+            .with_extension_name(&self.name)
+            .with_events(events)
+            .with_events_processor(processor)
+            .register()
             .await
-            .map(drop)
+            .map_err(|e| LifecycleError::from_crate(&e))?;
+        tracing::info!(name = %self.name, ?events, "registered");
+        if !self
+            .resolver
+            .settle(tokio::time::Instant::now() + crate::INIT_WAIT)
+            .await
+        {
+            tracing::warn!(
+                wait_ms = crate::INIT_WAIT.as_millis() as u64,
+                "the first loads did not end during init"
+            );
+        }
+        if self.classic {
+            self.resolver.parked();
+        }
+        tracing::debug!("waiting for the next event");
+        tokio::select! {
+            ended = registered.run() => ended.map_err(|e| LifecycleError::from_crate(&e)),
+            _ = done_rx => Ok(()),
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registration_names_the_extension_and_asks_for_its_events() {
-        let req = register_request("127.0.0.1:9001", "cache-extension", CLASSIC_EVENTS).unwrap();
-        assert_eq!(req.uri(), "http://127.0.0.1:9001/2020-01-01/extension/register");
-        assert_eq!(req.headers()[NAME_HEADER], "cache-extension");
-        assert_eq!(req.method(), Method::POST);
+/// INVOKE: the sandbox has thawed. Due refreshes run and are waited for (bounded by the
+/// invoke's deadline) before the crate asks for the next event; a frozen sandbox runs no timer,
+/// so the metrics are paced by invokes too.
+async fn on_invoke(resolver: &Resolver, emf: &Emf, deadline_ms: u64) {
+    resolver.thawed();
+    let left = shared::clock::time_left(deadline_ms, std::time::SystemTime::now(), crate::DEADLINE_MARGIN);
+    if !resolver.refresh_and_settle(tokio::time::Instant::now() + left).await {
+        tracing::warn!("a refresh did not end within the invoke; it resumes at the next one");
     }
+    emf.maybe_emit(resolver, std::time::SystemTime::now());
+    resolver.parked();
+    tracing::debug!("waiting for the next event");
+}
 
-    #[tokio::test]
-    async fn managed_instances_registration_asks_for_shutdown_alone() {
-        use http_body_util::BodyExt;
-        for (events, body) in [
-            (CLASSIC_EVENTS, r#"{"events":["INVOKE","SHUTDOWN"]}"#),
-            (MANAGED_INSTANCES_EVENTS, r#"{"events":["SHUTDOWN"]}"#),
-        ] {
-            let req = register_request("127.0.0.1:9001", "x", events).unwrap();
-            let bytes = req.into_body().collect().await.unwrap().to_bytes();
-            assert_eq!(bytes, body.as_bytes());
+/// Registers and reports a configuration error through `init/error`, so that the failure shows
+/// up as the init error of the function.
+pub async fn report_config_error(name: &str, managed: bool, message: &str) {
+    let events = if managed {
+        MANAGED_INSTANCES_EVENTS
+    } else {
+        CLASSIC_EVENTS
+    };
+    let registered = match Extension::new()
+        .with_extension_name(name)
+        .with_events(events)
+        .register()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{name}: cannot register to report the error: {e}");
+            return;
         }
-    }
-
-    #[test]
-    fn a_full_url_with_a_path_prefix_is_kept() {
-        let req = register_request("http://127.0.0.1:9000/.rt", "x", CLASSIC_EVENTS).unwrap();
-        assert_eq!(req.uri(), "http://127.0.0.1:9000/.rt/2020-01-01/extension/register");
-    }
-
-    #[test]
-    fn next_carries_the_extension_id() {
-        let req = next_request("127.0.0.1:9001", "abc-123").unwrap();
-        assert_eq!(req.uri(), "http://127.0.0.1:9001/2020-01-01/extension/event/next");
-        assert_eq!(req.headers()[ID_HEADER], "abc-123");
-    }
-
-    #[test]
-    fn events_parse_from_the_lambda_shapes() {
-        let invoke: Event = serde_json::from_str(
-            r#"{"eventType":"INVOKE","deadlineMs":1700000000000,"requestId":"r","invokedFunctionArn":"a","tracing":{}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            invoke,
-            Event::Invoke {
-                deadline_ms: 1_700_000_000_000
-            }
-        );
-        let shutdown: Event =
-            serde_json::from_str(r#"{"eventType":"SHUTDOWN","shutdownReason":"spindown","deadlineMs":1}"#).unwrap();
-        assert_eq!(
-            shutdown,
-            Event::Shutdown {
-                shutdown_reason: "spindown".into()
-            }
-        );
-    }
-
-    #[test]
-    fn init_errors_carry_their_type_header() {
-        let req = init_error_request(
-            "h:1",
-            "id",
-            "Extension.ConfigInvalid",
-            "PROFILE_RESOLVER_PORT is invalid",
-        )
-        .unwrap();
-        assert_eq!(req.headers()[ERROR_TYPE_HEADER], "Extension.ConfigInvalid");
+    };
+    let error = requests::ErrorRequest {
+        error_message: message,
+        error_type: "Extension.ConfigInvalid",
+        stack_trace: Vec::new(),
+    };
+    let sent = match (
+        Client::builder().build(),
+        requests::init_error(&registered.extension_id, "Extension.ConfigInvalid", Some(error)),
+    ) {
+        (Ok(client), Ok(req)) => client.call(req).await.map(drop).map_err(|e| e.to_string()),
+        (Err(e), _) => Err(e.to_string()),
+        (_, Err(e)) => Err(e.to_string()),
+    };
+    if let Err(e) = sent {
+        eprintln!("{name}: cannot report the error: {e}");
     }
 }

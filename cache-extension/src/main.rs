@@ -21,8 +21,8 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{name}: {e}");
-            if let Some(api) = &runtime_api {
-                report_config_error(api, &name, &e.to_string()).await;
+            if runtime_api.is_some() {
+                report_config_error(&name, &e.to_string()).await;
             }
             return ExitCode::FAILURE;
         }
