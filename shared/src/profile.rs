@@ -106,10 +106,34 @@ impl Serialize for Profile {
         }
         if let Some(models) = &self.models {
             map.serialize_entry("models", &models.iter().map(AsRef::as_ref).collect::<Vec<&str>>())?;
+            map.serialize_entry("modelIds", &model_ids(models))?;
         }
         map.serialize_entry("tags", &TagMap(&self.tags))?;
         map.end()
     }
+}
+
+/// Each model's plain id (`anthropic.claude-3-haiku-20240307-v1:0`, what pricing tables are
+/// keyed by), once, in the order of `models`: the resource after its type in a model ARN
+/// (`foundation-model/ID`, `custom-model/ID`, ...). A profile copied from a cross-region
+/// profile lists the same model in several regions, which is one id. A value that is not an
+/// ARN is taken as an id already.
+pub fn model_ids(models: &[Arc<str>]) -> Vec<&str> {
+    let mut ids: Vec<&str> = Vec::with_capacity(models.len());
+    for model in models {
+        let id = match model.strip_prefix("arn:") {
+            Some(arn) => arn
+                .splitn(5, ':')
+                .nth(4)
+                .and_then(|resource| resource.split_once('/'))
+                .map_or(model.as_ref(), |(_, id)| id),
+            None => model.as_ref(),
+        };
+        if !id.is_empty() && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
 }
 
 /// Shares repeated strings (tag keys and values, model ARNs, statuses) within a snapshot.
@@ -254,7 +278,7 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
             format!(
-                r#"{{"arn":"{arn}","id":"abc123","name":"n","region":"us-east-1","accountId":"123456789012","status":"ACTIVE","models":["m"],"tags":{{"a":"3","b":"2"}}}}"#
+                r#"{{"arn":"{arn}","id":"abc123","name":"n","region":"us-east-1","accountId":"123456789012","status":"ACTIVE","models":["m"],"modelIds":["m"],"tags":{{"a":"3","b":"2"}}}}"#
             )
         );
         assert_eq!((p.tag("a"), p.tag("c")), (Some("3"), None));
@@ -262,6 +286,32 @@ mod tests {
             p.json(),
             serde_json::to_string(&p).unwrap(),
             "the kept rendering is the same"
+        );
+    }
+
+    #[test]
+    fn model_ids_are_the_plain_ids_of_the_model_arns_once_each_in_order() {
+        let arns: Vec<Arc<str>> = [
+            "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+            "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+            "arn:aws:bedrock:us-east-2::foundation-model/amazon.nova-lite-v1:0",
+            "arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/meta.llama3-8b-instruct-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/a1b2c3",
+            "cohere.command-r-v1:0",
+            "arn:aws:bedrock:us-east-1::foundation-model/",
+        ]
+        .into_iter()
+        .map(Arc::from)
+        .collect();
+        assert_eq!(
+            model_ids(&arns),
+            [
+                "anthropic.claude-3-haiku-20240307-v1:0",
+                "amazon.nova-lite-v1:0",
+                "meta.llama3-8b-instruct-v1:0",
+                "amazon.titan-text-express-v1:0:8k/a1b2c3",
+                "cohere.command-r-v1:0",
+            ]
         );
     }
 

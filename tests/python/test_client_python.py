@@ -68,6 +68,8 @@ class PythonClient(unittest.TestCase):
         answer = self.client.resolve({"tenant": "acme", "app": "chat"})
         self.assertEqual(answer["profile"]["arn"], PREFIX + "acmechat0001")
         self.assertEqual(answer["profile"]["models"], [MODEL])
+        # What pricing tables are keyed by: the plain model id.
+        self.assertEqual(answer["profile"]["modelIds"], ["anthropic.claude-3-haiku-20240307-v1:0"])
         self.assertEqual(answer["source"], "tagging-api")
 
     def test_resolve_all_lists_every_match_sorted_and_an_empty_list_for_none(self):
