@@ -99,8 +99,10 @@ demo-up: venv
 
 # The benchmark (not part of CI): release binaries, one table in docs/benchmarks.md, a chart.
 bench: venv
-	@command -v wrk >/dev/null 2>&1 || { echo "== Installing wrk from Debian's packages"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
+	@for tool in wrk valgrind strace; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then echo "== Installing$$missing from Debian's packages"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@echo "== [1/4] Release build of every binary (first run: several minutes)"
 	$(CARGO) build --release --workspace --bins
 	@echo "   and the extension on its own, as the layer is built: a workspace build unifies the other"
