@@ -9,7 +9,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint check test test-rust test-python typecheck-python test-ts test-sam-build test-arm64 arm64-tools layer doc demo demo-up bench link-order link-order-layer clean
+.PHONY: all venv build lint check test test-rust test-python typecheck-python test-ts test-sam-build test-arm64 arm64-tools layer doc demo demo-up bench bench-arm64-sizes link-order link-order-layer clean
 
 all: build
 
@@ -103,21 +103,28 @@ bench: venv
 	if [ -n "$$missing" ]; then echo "== Installing$$missing from Debian's packages"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
-	@echo "== [1/4] Release build of every binary (first run: several minutes)"
+	@echo "== [1/5] Release build of every binary (first run: several minutes)"
 	$(CARGO) build --release --workspace --bins
 	@echo "   and the extension on its own, as the layer is built: a workspace build unifies the other"
 	@echo "   binaries' dependency features into it (tracing's log, serde's rc), 0.3 MB of code it does not ship"
 	$(CARGO) build --release -p cache-extension
 	@echo "   and the x86_64 Lambda layer, as SAM builds it (cargo lambda, zig), for its idle memory"
 	cargo lambda build --release --extension --bin cache-extension --x86-64
-	@echo "== [2/4] Engine micro-benchmarks (criterion)"
+	@echo "== [2/5] Engine micro-benchmarks (criterion)"
 	$(CARGO) bench -p profile-resolver-shared --bench engine -- --noplot
-	@echo "== [3/4] Scenarios against real processes (progress on stderr)"
+	@echo "== [3/5] Scenarios against real processes (progress on stderr)"
 	target/release/bench --out docs
-	@echo "== [4/4] Chart and criterion table"
+	@echo "== [4/5] Chart and criterion table"
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check matplotlib==3.11.2
 	$(PY) scripts/bench_chart.py docs/benchmarks.json docs/benchmarks-latency.png
 	$(PY) scripts/bench_criterion.py target/criterion docs/benchmarks.md
+	@echo "== [5/5] The arm64 release builds, as sam build makes them by default, for their sizes"
+	$(MAKE) --no-print-directory bench-arm64-sizes
+
+bench-arm64-sizes: arm64-tools
+	cargo lambda build --release --extension --bin cache-extension --arm64 --lambda-dir target/lambda-arm64
+	cargo lambda build --release --bin resolver-fn --arm64 --lambda-dir target/lambda-arm64
+	$(PY) scripts/bench_arm64_sizes.py target/lambda-arm64 docs/benchmarks.md
 
 # The extension's link order (cache-extension/build.rs): regenerate after dependency or
 # toolchain updates, which rename the functions it lists. Needs valgrind (installed if missing).
