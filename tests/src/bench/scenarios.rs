@@ -459,9 +459,11 @@ async fn fake_extensions_api() -> anyhow::Result<(Arc<AtomicU64>, String)> {
                                 .duration_since(std::time::UNIX_EPOCH)
                                 .map_or(0, |d| d.as_millis() as u64);
                             flag.store(now, Ordering::SeqCst);
+                            // As Lambda answers a registration (the extension's client reads it).
+                            let body = br#"{"functionName":"bench","functionVersion":"$LATEST","handler":"bootstrap"}"#;
                             let resp = hyper::Response::builder()
                                 .header("Lambda-Extension-Identifier", "bench")
-                                .body(http_body_util::Full::new(Bytes::from_static(b"{}")));
+                                .body(http_body_util::Full::new(Bytes::from_static(body)));
                             return resp;
                         }
                         // event/next: park until the extension is killed.
