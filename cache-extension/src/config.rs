@@ -19,6 +19,8 @@ pub const MAX_CONNECTIONS: &str = "PROFILE_RESOLVER_MAX_CONNECTIONS";
 
 /// `AWS_LAMBDA_INITIALIZATION_TYPE`, which Lambda sets for extensions and runtimes.
 pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// `AWS_LAMBDA_RUNTIME_API`: the Extensions API's address, set inside Lambda only.
+pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
 /// Where the extension runs, which decides what keeps its data fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub enum Platform {
     /// Lambda Managed Instances (`AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`):
     /// never frozen, many invokes at once, extensions may register for `SHUTDOWN` only.
     ManagedInstances,
+    /// No `AWS_LAMBDA_RUNTIME_API`: a plain process (a sidecar on ECS, EKS or EC2), never
+    /// frozen, stopped by `SIGTERM` or `SIGINT`.
+    Agent,
 }
 
 /// How `/v1/` requests are authenticated.
@@ -116,9 +121,10 @@ impl Config {
             }
             Some(_) => return Err(ConfigError::new(AUTH, "token or disabled")),
         };
-        let platform = match lookup(INITIALIZATION_TYPE).as_deref() {
-            Some("lambda-managed-instances") => Platform::ManagedInstances,
-            _ => Platform::Classic,
+        let platform = match (lookup(RUNTIME_API), lookup(INITIALIZATION_TYPE).as_deref()) {
+            (None, _) => Platform::Agent,
+            (Some(_), Some("lambda-managed-instances")) => Platform::ManagedInstances,
+            (Some(_), _) => Platform::Classic,
         };
         Ok(Self {
             engine,
@@ -186,14 +192,23 @@ mod tests {
     }
 
     #[test]
-    fn managed_instances_are_told_by_the_initialization_type() {
-        let lmi = config(&[(AUTH, "disabled"), (INITIALIZATION_TYPE, "lambda-managed-instances")]).unwrap();
+    fn the_platform_is_told_by_the_runtime_api_and_the_initialization_type() {
+        let api = (RUNTIME_API, "127.0.0.1:9001");
+        let lmi = config(&[
+            (AUTH, "disabled"),
+            api,
+            (INITIALIZATION_TYPE, "lambda-managed-instances"),
+        ])
+        .unwrap();
         assert_eq!(lmi.platform, Platform::ManagedInstances);
         for other in ["on-demand", "provisioned-concurrency", "snap-start"] {
-            let c = config(&[(AUTH, "disabled"), (INITIALIZATION_TYPE, other)]).unwrap();
+            let c = config(&[(AUTH, "disabled"), api, (INITIALIZATION_TYPE, other)]).unwrap();
             assert_eq!(c.platform, Platform::Classic, "{other}");
         }
-        assert_eq!(config(&[(AUTH, "disabled")]).unwrap().platform, Platform::Classic);
+        assert_eq!(config(&[(AUTH, "disabled"), api]).unwrap().platform, Platform::Classic);
+        assert_eq!(config(&[(AUTH, "disabled")]).unwrap().platform, Platform::Agent);
+        let lmi_vars_outside_lambda = [(AUTH, "disabled"), (INITIALIZATION_TYPE, "lambda-managed-instances")];
+        assert_eq!(config(&lmi_vars_outside_lambda).unwrap().platform, Platform::Agent);
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn extension_name() -> String {
 ///
 /// # Errors
 /// The port is taken, or the Extensions API fails.
-pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Result<(), RunError> {
+pub async fn run(config: Config, name: &str) -> Result<(), RunError> {
     let addr = SocketAddr::from((config.address, config.port));
     let listener = TcpListener::bind(addr)
         .await
@@ -130,17 +130,17 @@ pub async fn run(config: Config, name: &str, runtime_api: Option<String>) -> Res
         Box::new(std::io::stdout()),
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok(),
     ));
-    let outcome = match (runtime_api, config.platform) {
-        (Some(_), Platform::Classic) => lambda(name, &resolver, &emf, true).run().await.map_err(RunError::from),
+    let outcome = match config.platform {
+        Platform::Classic => lambda(name, &resolver, &emf, true).run().await.map_err(RunError::from),
         // Nothing freezes the process: a schedule of its own keeps the data fresh and paces the
         // metrics, until SHUTDOWN (Lambda Managed Instances) or a signal (an agent).
-        (Some(_), Platform::ManagedInstances) => {
+        Platform::ManagedInstances => {
             tokio::select! {
                 outcome = lambda(name, &resolver, &emf, false).run() => outcome.map_err(RunError::from),
                 () = on_schedule(&resolver, &emf) => Ok(()),
             }
         }
-        (None, _) => {
+        Platform::Agent => {
             tokio::select! {
                 () = wait_for_signal() => {},
                 () = on_schedule(&resolver, &emf) => {},

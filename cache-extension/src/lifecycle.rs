@@ -15,8 +15,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// `AWS_LAMBDA_RUNTIME_API`
-pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+pub use crate::config::RUNTIME_API;
 
 /// The events of a classic sandbox, which freezes between invokes.
 pub const CLASSIC_EVENTS: &[&str] = &["INVOKE", "SHUTDOWN"];

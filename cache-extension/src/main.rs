@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
         }
     };
     config.log.init();
-    match run(config, &name, runtime_api).await {
+    match run(config, &name).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "cache-extension failed");

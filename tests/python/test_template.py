@@ -33,7 +33,8 @@ def transformed(**params):
     template = yaml_parse(TEMPLATE.read_text())
     # As `sam package` would: local code paths become S3 locations.
     resources = template["Resources"]
-    resources["ResolverFunction"]["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+    for function in ("ResolverFunction", "ManagedResolverFunction"):
+        resources[function]["Properties"]["CodeUri"] = "s3://bucket/function.zip"
     resources["CacheExtensionLayer"]["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
     resources["PublisherFunction"]["Properties"]["CodeUri"] = "s3://bucket/publisher.zip"
     return transform(template, params, NoManagedPolicies())
@@ -67,6 +68,12 @@ def actions_of(statements):
 
 
 DIRECT = {"FleetMode": False, "ReadersMayList": True}
+
+# How the stack names its resolver function: the one on default compute, or with
+# CapacityProviderArn the one on Lambda Managed Instances.
+THE_FUNCTION = {"Fn::If": ["OnManagedInstances", {"Ref": "ManagedResolverFunction"}, {"Ref": "ResolverFunction"}]}
+THE_FUNCTION_ARN = {"Fn::If": ["OnManagedInstances", {"Fn::GetAtt": ["ManagedResolverFunction", "Arn"]},
+                               {"Fn::GetAtt": ["ResolverFunction", "Arn"]}]}
 
 
 PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::StackName": "stack",
@@ -259,6 +266,44 @@ class Template(unittest.TestCase):
                 self.assertEqual(resource.get("Condition"), "HttpApiOn", name)
         self.assertEqual(out["Outputs"]["ApiUrl"]["Condition"], "HttpApiOn")
 
+    def test_on_a_capacity_provider_the_same_function_runs_on_managed_instances_instead(self):
+        arn = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:resolvers"
+        out = transformed(CapacityProviderArn=arn)
+        resources = out["Resources"]
+        default, managed = resources["ResolverFunction"], resources["ManagedResolverFunction"]
+        self.assertEqual(default["Condition"], "OnDefaultCompute")
+        self.assertEqual(managed["Condition"], "OnManagedInstances")
+        self.assertEqual(resources["ManagedResolverFunctionRole"]["Condition"], "OnManagedInstances")
+        for params, on_managed in (({}, False), ({"CapacityProviderArn": arn}, True)):
+            conditions = Evaluator(out, **params).conditions
+            self.assertEqual((conditions["OnManagedInstances"], conditions["OnDefaultCompute"]),
+                             (on_managed, not on_managed), params)
+        self.assertEqual(managed["Properties"]["CapacityProviderConfig"],
+                         {"LambdaManagedInstancesCapacityProviderConfig":
+                          {"CapacityProviderArn": {"Ref": "CapacityProviderArn"}}})
+        self.assertGreaterEqual(managed["Properties"]["MemorySize"], 2048)
+        self.assertNotIn("CapacityProviderConfig", default["Properties"])
+        # The same function otherwise: name, code, layer, logs, environment and permissions.
+        for key in ("FunctionName", "Code", "Layers", "LoggingConfig", "Environment", "Architectures",
+                    "Runtime", "Handler"):
+            self.assertEqual(managed["Properties"][key], default["Properties"][key], key)
+        for conditions in (DIRECT, {"FleetMode": True, "ReadersMayList": False}):
+            self.assertEqual(list(role_statements(out, "ManagedResolverFunction", conditions)),
+                             list(role_statements(out, "ResolverFunction", conditions)))
+        # Everything that names the function names whichever of the two exists.
+        self.assertEqual(resources["ResolverIntegration"]["Properties"]["IntegrationUri"], THE_FUNCTION_ARN)
+        self.assertEqual(resources["ApiInvokePermission"]["Properties"]["FunctionName"], THE_FUNCTION)
+        self.assertEqual(out["Outputs"]["FunctionArn"]["Value"], THE_FUNCTION_ARN)
+        text = json.dumps({"Resources": {k: v for k, v in resources.items()
+                                         if k not in ("ResolverFunction", "ResolverFunctionRole")},
+                           "Outputs": out["Outputs"]})
+        for either in (THE_FUNCTION, THE_FUNCTION_ARN):
+            text = text.replace(json.dumps(either), "")
+        self.assertNotIn('"ResolverFunction"', text, "a reference to one of the two functions only")
+        self.assertEqual(Evaluator(out, CapacityProviderArn=arn, TenantIsolationMode="PER_TENANT").failed_rules(),
+                         ["CapacityProviderArn and TenantIsolationMode=PER_TENANT are not combined."])
+        self.assertEqual(Evaluator(out, CapacityProviderArn=arn).failed_rules(), [])
+
     def test_s3_mode_readers_need_only_get_object_on_the_prefix_with_fallback_none(self):
         out = transformed()
         fleet_none = {"FleetMode": True, "ReadersMayList": False}
@@ -325,19 +370,20 @@ class Template(unittest.TestCase):
         self.assertEqual(metric["Namespace"], "ProfileResolver", "the extension's EMF namespace")
         # The dimension set the extension publishes inside Lambda (cache-extension/src/metrics.rs):
         # this stack's function, in the stack's region.
-        self.assertEqual(metric["Dimensions"], [{"Name": "FunctionName", "Value": {"Ref": "ResolverFunction"}},
+        self.assertEqual(metric["Dimensions"], [{"Name": "FunctionName", "Value": THE_FUNCTION},
                                                 {"Name": "Region", "Value": {"Ref": "AWS::Region"}}])
 
     def test_the_functions_log_json_to_log_groups_of_the_stack(self):
         out = transformed()
         functions = of_type(out, "AWS::Lambda::Function")
-        self.assertEqual(set(functions), {"ResolverFunction", "PublisherFunction"})
+        self.assertEqual(set(functions), {"ResolverFunction", "ManagedResolverFunction", "PublisherFunction"})
         for name, fn in functions.items():
             config = fn["Properties"]["LoggingConfig"]
             self.assertEqual(config["LogFormat"], "JSON")
             group = out["Resources"][config["LogGroup"]["Ref"]]
             self.assertEqual(group["Type"], "AWS::Logs::LogGroup")
-            self.assertEqual(group.get("Condition"), fn.get("Condition"), name)
+            # The group exists whenever its function does (one group serves both resolver functions).
+            self.assertIn(group.get("Condition"), (None, fn.get("Condition")), name)
             function_name = fn["Properties"]["FunctionName"]["Fn::Sub"]
             self.assertEqual(group["Properties"]["LogGroupName"], {"Fn::Sub": f"/aws/lambda/{function_name}"})
 
@@ -534,6 +580,13 @@ class Template(unittest.TestCase):
                        build_dir / "ResolverFunction/bootstrap",
                        build_dir / "PublisherFunction/bootstrap"):
             self.assert_release_binary(binary, "arm64")
+        # The function on a capacity provider is the same build, made once with the other.
+        managed = build_dir / "ManagedResolverFunction/bootstrap"
+        self.assertEqual(managed.read_bytes(), (build_dir / "ResolverFunction/bootstrap").read_bytes())
+        building = [line for line in (result.stdout + result.stderr).splitlines() if "ManagedResolverFunction" in line
+                    and line.lstrip().startswith("Building codeuri")]
+        self.assertEqual(len(building), 1, result.stdout[-4000:] + result.stderr[-4000:])
+        self.assertRegex(building[0], r"functions: .*\bResolverFunction\b")
         # Architecture=x86_64 and nothing else: the layer is x86_64 too (its own build dir, so
         # the arm64 build above stays for the arm64 suite).
         x86_dir = ROOT / ".aws-sam" / "build-x86_64"
