@@ -27,10 +27,31 @@ fn arn(id: &str) -> String {
     format!("arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/{id}")
 }
 
+/// Where SAM's build of the template's defaults (`.aws-sam/build`) put `resource`'s code: its
+/// `CodeUri` (a layer's `ContentUri`) in the built template. Functions of one build share a directory
+/// (`ResolverFunction` and `ManagedResolverFunction` do).
+fn built_code_dir(resource: &str) -> PathBuf {
+    let build = workspace_root().join(".aws-sam/build");
+    let template = std::fs::read_to_string(build.join("template.yaml"))
+        .expect("`make test-sam-build` writes .aws-sam/build/template.yaml (sam build, arm64)");
+    let header = format!("  {resource}:");
+    let code_uri = template
+        .lines()
+        .skip_while(|line| *line != header)
+        .skip(1)
+        .take_while(|line| line.starts_with("    ") || line.is_empty())
+        .find_map(|line| {
+            let line = line.trim();
+            line.strip_prefix("CodeUri:")
+                .or_else(|| line.strip_prefix("ContentUri:"))
+        })
+        .unwrap_or_else(|| panic!("no CodeUri or ContentUri for {resource} in the built template"));
+    build.join(code_uri.trim())
+}
+
 /// An executable named `name` in `scratch` that runs `built` (a path in SAM's build of the
 /// template's defaults, `.aws-sam/build`) under qemu.
-fn under_qemu(scratch: &Scratch, name: &str, built: &str) -> PathBuf {
-    let binary = workspace_root().join(".aws-sam/build").join(built);
+fn under_qemu(scratch: &Scratch, name: &str, binary: PathBuf) -> PathBuf {
     assert!(
         binary.exists(),
         "{} is missing: `make test-sam-build` builds it (sam build, arm64)",
@@ -88,7 +109,7 @@ fn the_aarch64_extension_and_function_serve_under_qemu() {
         &under_qemu(
             &scratch,
             "cache-extension",
-            "CacheExtensionLayer/extensions/cache-extension",
+            built_code_dir("CacheExtensionLayer").join("extensions/cache-extension"),
         ),
     )
     .unwrap();
@@ -132,7 +153,11 @@ fn the_aarch64_extension_and_function_serve_under_qemu() {
     env.push(("PROFILE_RESOLVER_EXTENSION_URL".into(), ext.url.clone()));
     let function = runtime
         .start_function(
-            &under_qemu(&scratch, "resolver-fn", "ResolverFunction/bootstrap"),
+            &under_qemu(
+                &scratch,
+                "resolver-fn",
+                built_code_dir("ResolverFunction").join("bootstrap"),
+            ),
             &env,
             &scratch.path("function.log"),
         )
