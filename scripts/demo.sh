@@ -115,7 +115,7 @@ if [ $KEEP -eq 0 ]; then
   invoke "Route fallback from Parameter Store" '{"tags": {"tenant": "wonka", "app": "chatbot"}}'
   invoke "Another region" '{"tags": {"tenant": "globex", "app": "chatbot"}, "region": "eu-west-1"}'
   invoke "API Gateway HTTP API (v2) request, JWT claim custom:tenant=globex" demo/events/apigw-v2-request.json
-  invoke "The way back: which model is behind this profile ARN?" '{"profile": "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/3f97f91ec770"}'
+  invoke "The way back: which model is behind this profile ARN?" '{"profile": "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/cea9494b641a"}'
   say "Extension stats"
   curl -s -H "X-Profile-Resolver-Token: $TOKEN" "http://127.0.0.1:$EXT_PORT/v1/stats" | "$VENV/bin/python" -m json.tool
 
@@ -163,7 +163,7 @@ else
   cargo lambda invoke resolver-fn --invoke-address 127.0.0.1 --invoke-port $LAMBDA_PORT --data-file demo/events/apigw-v2-request.json
   curl -s -H 'X-Profile-Resolver-Token: $TOKEN' 'http://127.0.0.1:$EXT_PORT/v1/resolve?tag:tenant=hooli&tag:app=summarizer&match=all'
   curl -s -H 'X-Profile-Resolver-Token: $TOKEN' -d '{"tags": {"tenant": "umbrella", "app": "chatbot", "model": "claude"}}' http://127.0.0.1:$EXT_PORT/v1/resolve
-  curl -s -H 'X-Profile-Resolver-Token: $TOKEN' http://127.0.0.1:$EXT_PORT/v1/profiles/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2F3f97f91ec770
+  curl -s -H 'X-Profile-Resolver-Token: $TOKEN' http://127.0.0.1:$EXT_PORT/v1/profiles/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fcea9494b641a
   curl -s http://127.0.0.1:$EXT_PORT/health
   curl -s $EMU/_emulator/calls
   (cargo lambda is $VENV/bin/cargo-lambda; logs are in $WORK)

@@ -172,7 +172,7 @@ fn classify(err: hyper_util::client::legacy::Error) -> ConnectorError {
 }
 
 /// The first error of type `E` in `err`'s chain.
-pub(crate) fn find<'a, E: Error + 'static>(err: &'a (dyn Error + 'static)) -> Option<&'a E> {
+pub fn find<'a, E: Error + 'static>(err: &'a (dyn Error + 'static)) -> Option<&'a E> {
     let mut next = Some(err);
     while let Some(e) = next {
         if let Some(found) = e.downcast_ref::<E>() {

@@ -25,6 +25,8 @@ pub mod profile;
 pub mod published;
 pub mod query;
 pub mod resolver;
+pub mod retry;
+pub mod sigv4;
 pub mod snapshot;
 pub mod source;
 pub mod stats;

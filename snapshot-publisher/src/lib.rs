@@ -18,20 +18,27 @@
 //! 4. write the heartbeat: the listing start, the hash, the object's ETag and the publish
 //!    interval.
 //!
+//! With `PROFILE_RESOLVER_DASHBOARD` set, each publish then brings the region's usage
+//! dashboard and per-tenant alarms in step with the new mapping ([`cost_views`]).
+//!
 //! At most one build runs at a time: the function has a reserved concurrency of 1 (see
 //! `template.yaml`), and one invoke publishes its regions one after the other.
 
+pub mod cloudwatch;
 pub mod config;
+pub mod cost_views;
 pub mod handler;
 pub mod trigger;
 
 use bytes::Bytes;
+use cost_views::{CostViews, ViewsReport};
 use serde::Serialize;
 use shared::Sources;
 use shared::build::build_region;
 use shared::clock::Clock;
 use shared::published::format::{Beat, encode, format_time};
 use shared::published::{Fetched, Published, SCHEMA_VERSION};
+use shared::snapshot::Snapshot;
 use shared::source::{Heartbeat, SourceError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +80,9 @@ pub struct Report {
     /// How it ended.
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// What the publish did to the region's cost views, when they are on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_views: Option<ViewsReport>,
 }
 
 /// Publishes snapshots.
@@ -81,6 +91,7 @@ pub struct Publisher {
     published: Published,
     interval: Duration,
     clock: Arc<dyn Clock>,
+    cost_views: Option<CostViews>,
 }
 
 impl Publisher {
@@ -92,17 +103,34 @@ impl Publisher {
             published,
             interval,
             clock,
+            cost_views: None,
         }
+    }
+
+    /// Keeps each published region's cost views in step too.
+    #[must_use]
+    pub fn with_cost_views(mut self, views: CostViews) -> Self {
+        self.cost_views = Some(views);
+        self
     }
 
     /// Publishes one region (see the crate docs).
     pub async fn publish(&self, region: &str, account: Option<&str>) -> Report {
-        let outcome = match self.try_publish(region, account).await {
-            Ok(outcome) => outcome,
-            Err(e) => Outcome::Failed {
-                operation: e.operation.to_string(),
-                error: e.to_string(),
-            },
+        let (outcome, cost_views) = match self.try_publish(region, account).await {
+            Ok((outcome, snapshot)) => {
+                let views = match &self.cost_views {
+                    Some(views) => Some(views.update(&self.published, region, &snapshot).await),
+                    None => None,
+                };
+                (outcome, views)
+            }
+            Err(e) => (
+                Outcome::Failed {
+                    operation: e.operation.to_string(),
+                    error: e.to_string(),
+                },
+                None,
+            ),
         };
         match &outcome {
             Outcome::Failed { error, .. } => {
@@ -113,10 +141,11 @@ impl Publisher {
         Report {
             region: region.to_owned(),
             outcome,
+            cost_views,
         }
     }
 
-    async fn try_publish(&self, region: &str, account: Option<&str>) -> Result<Outcome, SourceError> {
+    async fn try_publish(&self, region: &str, account: Option<&str>) -> Result<(Outcome, Snapshot), SourceError> {
         let started = self.clock.now();
         let beat = Heartbeat::new(self.clock.clone());
         let snapshot = build_region(&self.sources, region, &beat).await?;
@@ -166,11 +195,12 @@ impl Publisher {
             .put(&url.heartbeat_key(region), Bytes::from(heartbeat.encode()))
             .await?;
         let (content_hash, profiles) = (encoded.content_hash, encoded.profile_count);
-        Ok(if changed {
+        let outcome = if changed {
             Outcome::Changed { content_hash, profiles }
         } else {
             Outcome::Unchanged { content_hash, profiles }
-        })
+        };
+        Ok((outcome, snapshot))
     }
 
     /// Publishes each region in turn.

@@ -7,7 +7,9 @@ use shared::clock::SystemClock;
 use shared::source::sdk::load_sdk_config;
 use shared::wiring::sdk_sources;
 use snapshot_publisher::Publisher;
+use snapshot_publisher::cloudwatch::CloudWatch;
 use snapshot_publisher::config::Config;
+use snapshot_publisher::cost_views::CostViews;
 use snapshot_publisher::handler::{handle, respond};
 use std::sync::Arc;
 
@@ -24,7 +26,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .published
         .take()
         .ok_or("PROFILE_RESOLVER_SNAPSHOT_URL is required")?;
-    let publisher = Publisher::new(sources, published, config.interval, Arc::new(SystemClock));
+    let mut publisher = Publisher::new(sources, published, config.interval, Arc::new(SystemClock));
+    if let Some(settings) = config.cost_views.clone() {
+        let monitoring = Arc::new(CloudWatch::new(&sdk, &lookup));
+        publisher = publisher.with_cost_views(CostViews { settings, monitoring });
+    }
     let allowed = config.engine.regions.clone();
     if std::env::args().any(|a| a == "--once") {
         let reports = publisher.publish_all(&allowed, config.account.as_deref()).await;

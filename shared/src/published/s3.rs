@@ -11,25 +11,21 @@
 //! throttling, 5xx answers and transport failures, all within the operation timeout.
 
 mod endpoint;
-mod signer;
 
-pub use endpoint::{Endpoint, Options};
+pub use endpoint::{Endpoint, Options, dns_suffix};
 
 use super::{Fetched, MAX_OBJECT_BYTES, ObjectStore};
+use crate::retry::{Failure, error_chain, failure_of_xml_error, with_retries};
+use crate::sigv4::Signer;
 use crate::source::{FailureKind, Operation, SourceError};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
-use signer::Signer;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-/// Attempts per call, as the SDK's standard retry mode.
-const MAX_ATTEMPTS: u32 = 3;
-/// The first retry waits up to this long (full jitter), doubling per attempt.
-const BASE_BACKOFF: Duration = Duration::from_millis(100);
 /// The operation timeout when the configuration sets none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of an error answer is read for its code and message.
@@ -70,7 +66,7 @@ impl S3Store {
         Self {
             bucket: bucket.to_owned(),
             endpoint: Endpoint::new(bucket, region, &options),
-            signer: Signer::new(sdk.credentials_provider(), region),
+            signer: Signer::new(sdk.credentials_provider(), region, "s3"),
             timeout: timeouts.and_then(|t| t.operation_timeout()).unwrap_or(DEFAULT_TIMEOUT),
             connect_timeout: timeouts.and_then(|t| t.connect_timeout()),
             client: OnceLock::new(),
@@ -86,36 +82,17 @@ impl S3Store {
 
     /// Sends one call, retried as the SDK would, within the operation timeout.
     async fn call(&self, op: Operation, req: Template<'_>) -> Result<Answer, SourceError> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut attempt = 1;
-        loop {
-            let outcome = match tokio::time::timeout_at(deadline, self.attempt(op, &req)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Err(Failure::transient(
-                    FailureKind::Timeout,
-                    format!(
-                        "{op} s3://{}/{}: no answer within {} ms",
-                        self.bucket,
-                        req.key,
-                        self.timeout.as_millis()
-                    ),
-                )),
-            };
-            match outcome {
-                Ok(answer) => return Ok(answer),
-                Err(f) if f.retry && attempt < MAX_ATTEMPTS => {
-                    let ceiling = BASE_BACKOFF * 2u32.pow(attempt - 1);
-                    let pause = ceiling.mul_f64(fastrand::f64());
-                    if tokio::time::Instant::now() + pause >= deadline {
-                        return Err(SourceError::new(op, f.kind, f.message));
-                    }
-                    tracing::debug!(operation = %op, attempt, error = %f.message, "retrying");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                Err(f) => return Err(SourceError::new(op, f.kind, f.message)),
-            }
-        }
+        let timed_out = || {
+            format!(
+                "{op} s3://{}/{}: no answer within {} ms",
+                self.bucket,
+                req.key,
+                self.timeout.as_millis()
+            )
+        };
+        with_retries(op.as_str(), self.timeout, timed_out, || self.attempt(op, &req))
+            .await
+            .map_err(|f| SourceError::new(op, f.kind, f.message))
     }
 
     async fn attempt(&self, op: Operation, t: &Template<'_>) -> Result<Answer, Failure> {
@@ -195,7 +172,7 @@ impl S3Store {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        Err(Failure::of_status(parts.status, &body))
+        Err(failure_of_xml_error(parts.status, &body))
     }
 }
 
@@ -222,71 +199,6 @@ impl Answer {
             .unwrap_or_default()
             .to_owned()
     }
-}
-
-/// A failed attempt, and whether another may succeed.
-#[derive(Debug)]
-struct Failure {
-    kind: FailureKind,
-    message: String,
-    retry: bool,
-}
-
-impl Failure {
-    fn transient(kind: FailureKind, message: String) -> Self {
-        Self {
-            kind,
-            message,
-            retry: true,
-        }
-    }
-
-    fn fatal(kind: FailureKind, message: String) -> Self {
-        Self {
-            kind,
-            message,
-            retry: false,
-        }
-    }
-
-    /// An S3 error answer: its status, and the `Code` and `Message` of its XML body.
-    fn of_status(status: StatusCode, body: &[u8]) -> Self {
-        let text = String::from_utf8_lossy(body);
-        let code = xml_element(&text, "Code").unwrap_or_default();
-        let detail = xml_element(&text, "Message").unwrap_or_default();
-        let kind = match status.as_u16() {
-            403 => FailureKind::Denied,
-            429 => FailureKind::Throttled,
-            _ => crate::source::sdk::kind_of_code(Some(code)),
-        };
-        let retry = matches!(kind, FailureKind::Throttled) || status.is_server_error();
-        let message = format!("HTTP {} {code} {detail}", status.as_u16());
-        Self {
-            kind,
-            message: message.split_whitespace().collect::<Vec<_>>().join(" "),
-            retry,
-        }
-    }
-}
-
-/// The text of the first `<name>…</name>` in an XML error body.
-fn xml_element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml[start..].find(&format!("</{name}>"))?;
-    Some(xml[start..start + len].trim())
-}
-
-/// An error with its sources, as one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[async_trait]
@@ -321,7 +233,7 @@ impl ObjectStore for S3Store {
         };
         let answer = self.call(Operation::PutObject, template).await?;
         if !answer.status.is_success() {
-            let f = Failure::of_status(answer.status, &answer.body);
+            let f = failure_of_xml_error(answer.status, &answer.body);
             return Err(SourceError::new(
                 Operation::PutObject,
                 f.kind,

@@ -32,7 +32,7 @@ pub struct Endpoint {
 
 /// The DNS suffix of `region`'s partition, for the partitions this client knows: the
 /// commercial regions, GovCloud (`amazonaws.com`) and China (`amazonaws.com.cn`).
-fn dns_suffix(region: &str) -> Option<&'static str> {
+pub fn dns_suffix(region: &str) -> Option<&'static str> {
     const COMMERCIAL: &[&str] = &["us-", "eu-", "ap-", "sa-", "ca-", "me-", "af-", "il-", "mx-"];
     if region.starts_with("cn-") {
         Some("amazonaws.com.cn")

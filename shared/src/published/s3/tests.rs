@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::retry::MAX_ATTEMPTS;
 use aws_config::Region;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials;
@@ -279,13 +280,13 @@ async fn a_put_to_a_missing_bucket_is_an_error_with_its_code() {
 
 #[test]
 fn an_error_body_gives_its_code_and_message() {
-    let f = Failure::of_status(StatusCode::BAD_REQUEST, b"<?xml version=\"1.0\"?><Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting 'eu-west-1'</Message></Error>");
+    let f = failure_of_xml_error(StatusCode::BAD_REQUEST, b"<?xml version=\"1.0\"?><Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting 'eu-west-1'</Message></Error>");
     assert_eq!(f.kind, FailureKind::Unavailable);
     assert!(!f.retry);
     assert_eq!(
         f.message,
         "HTTP 400 AuthorizationHeaderMalformed the region 'us-east-1' is wrong; expecting 'eu-west-1'"
     );
-    let empty = Failure::of_status(StatusCode::BAD_GATEWAY, b"");
+    let empty = failure_of_xml_error(StatusCode::BAD_GATEWAY, b"");
     assert_eq!((empty.message.as_str(), empty.retry), ("HTTP 502", true));
 }

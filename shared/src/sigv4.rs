@@ -1,5 +1,5 @@
-//! SigV4 for S3 requests, with the SDK's signer (`aws-sigv4`) and the SDK configuration's
-//! credentials provider. Credentials are kept until five minutes before they expire, as the
+//! SigV4 for the hand-written AWS calls (S3 objects, CloudWatch dashboards and alarms), with the
+//! SDK's signer (`aws-sigv4`) and the SDK configuration's credentials provider. Credentials are kept until five minutes before they expire, as the
 //! SDK's identity cache does: a provider behind IMDS, the container endpoint or STS is asked
 //! once per credential lifetime, not once per request.
 
@@ -18,7 +18,7 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
 /// Why a request could not be signed.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum SignError {
+pub enum SignError {
     /// The configuration has no credentials provider.
     #[error("no AWS credentials are configured")]
     NoProvider,
@@ -30,20 +30,22 @@ pub(super) enum SignError {
     Signing(String),
 }
 
-/// Signs S3 requests in one region.
+/// Signs one service's requests in one region.
 #[derive(Debug)]
-pub(super) struct Signer {
+pub struct Signer {
     provider: Option<SharedCredentialsProvider>,
     region: String,
+    service: &'static str,
     cached: Mutex<Option<Credentials>>,
 }
 
 impl Signer {
-    /// A signer for `region` over `provider`.
-    pub(super) fn new(provider: Option<SharedCredentialsProvider>, region: &str) -> Self {
+    /// A signer for `service` (its signing name: `s3`, `monitoring`) in `region` over `provider`.
+    pub fn new(provider: Option<SharedCredentialsProvider>, region: &str, service: &'static str) -> Self {
         Self {
             provider,
             region: region.to_owned(),
+            service,
             cached: Mutex::new(None),
         }
     }
@@ -69,35 +71,33 @@ impl Signer {
     ///
     /// # Errors
     /// No credentials, or a request the signer refuses.
-    pub(super) async fn sign<B>(
-        &self,
-        req: &mut http::Request<B>,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<(), SignError> {
+    pub async fn sign<B>(&self, req: &mut http::Request<B>, body: &[u8], now: SystemTime) -> Result<(), SignError> {
         let credentials = self.credentials(now).await?;
-        sign_with(req, body, credentials, &self.region, now)
+        sign_with(req, body, credentials, (&self.region, self.service), now)
     }
 }
 
-/// Signs `req` with `credentials` for S3 in `region` at `now`.
+/// Signs `req` with `credentials` for `(region, service)` at `now`.
 pub(crate) fn sign_with<B>(
     req: &mut http::Request<B>,
     body: &[u8],
     credentials: Credentials,
-    region: &str,
+    (region, service): (&str, &str),
     now: SystemTime,
 ) -> Result<(), SignError> {
     let identity = credentials.into();
     let mut settings = SigningSettings::default();
-    // S3 signs the path as sent, escaped once and never normalised.
-    settings.percent_encoding_mode = PercentEncodingMode::Single;
-    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    if service == "s3" {
+        // S3 signs the path as sent, escaped once and never normalised, and the payload's hash
+        // goes in a header.
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name("s3")
+        .name(service)
         .time(now)
         .settings(settings)
         .build()
@@ -155,7 +155,7 @@ mod tests {
             .header("range", "bytes=0-9")
             .body(())
             .unwrap();
-        sign_with(&mut req, &[], documented_keys(), "us-east-1", documented_time()).unwrap();
+        sign_with(&mut req, &[], documented_keys(), ("us-east-1", "s3"), documented_time()).unwrap();
         let h = req.headers();
         assert_eq!(h["x-amz-date"], "20130524T000000Z");
         assert_eq!(
@@ -180,7 +180,14 @@ mod tests {
             .header("x-amz-storage-class", "REDUCED_REDUNDANCY")
             .body(())
             .unwrap();
-        sign_with(&mut req, body, documented_keys(), "us-east-1", documented_time()).unwrap();
+        sign_with(
+            &mut req,
+            body,
+            documented_keys(),
+            ("us-east-1", "s3"),
+            documented_time(),
+        )
+        .unwrap();
         assert_eq!(
             req.headers()["authorization"],
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
@@ -195,7 +202,7 @@ mod tests {
             .body(())
             .unwrap();
         let credentials = Credentials::new("AKID", "SECRET", Some("TOKEN".to_owned()), None, "test");
-        sign_with(&mut req, &[], credentials, "us-east-1", SystemTime::now()).unwrap();
+        sign_with(&mut req, &[], credentials, ("us-east-1", "s3"), SystemTime::now()).unwrap();
         assert_eq!(req.headers()["x-amz-security-token"], "TOKEN");
         let auth = req.headers()["authorization"].to_str().unwrap();
         assert!(auth.contains("x-amz-security-token"), "{auth}");
@@ -226,6 +233,7 @@ mod tests {
                 Some(now + Duration::from_secs(3600)),
             ))),
             "us-east-1",
+            "s3",
         );
         for _ in 0..3 {
             signer.credentials(now).await.unwrap();
@@ -234,7 +242,7 @@ mod tests {
         // Within five minutes of the expiry, they are asked again.
         signer.credentials(now + Duration::from_secs(3400)).await.unwrap();
         assert_eq!(lasting.load(Ordering::SeqCst), 2);
-        let none = Signer::new(None, "us-east-1");
+        let none = Signer::new(None, "us-east-1", "s3");
         assert!(matches!(none.credentials(now).await, Err(SignError::NoProvider)));
     }
 }
