@@ -81,7 +81,7 @@ pub struct Report {
     #[serde(flatten)]
     pub outcome: Outcome,
     /// What the publish did to the region's cost views, when they are on.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "costViews", skip_serializing_if = "Option::is_none")]
     pub cost_views: Option<ViewsReport>,
 }
 

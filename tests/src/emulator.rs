@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod bedrock;
 pub mod error;
+pub mod metrics;
 pub mod runtime;
 pub mod seed;
 pub mod state;

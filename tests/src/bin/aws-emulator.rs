@@ -1,7 +1,8 @@
 //! `aws-emulator`: the local AWS for tests and the demo.
 //!
-//! `aws-emulator --listen 127.0.0.1:0 [--seed FILE] [--ghost-seconds N] [--token-ttl-seconds N]`
-//! prints `listening on http://127.0.0.1:PORT` as its first stdout line.
+//! `aws-emulator --listen 127.0.0.1:0 [--seed FILE] [--ghost-seconds N] [--token-ttl-seconds N]
+//! [--cloudwatch URL]` prints `listening on http://127.0.0.1:PORT` as its first stdout line.
+//! With `--cloudwatch`, every metered `Converse` call publishes its runtime metrics there.
 
 use anyhow::{Context, bail};
 use harness::emulator::{self, seed, state::State};
@@ -30,8 +31,12 @@ async fn main() -> anyhow::Result<()> {
             }
             "--ghost-seconds" => state.settings.ghost_seconds = value()?.parse()?,
             "--token-ttl-seconds" => state.settings.token_ttl_seconds = value()?.parse()?,
+            "--cloudwatch" => state.settings.cloudwatch = Some(value()?),
             other => {
-                bail!("unknown flag {other}; flags: --listen ADDR --seed FILE --ghost-seconds N --token-ttl-seconds N")
+                bail!(
+                    "unknown flag {other}; flags: --listen ADDR --seed FILE --ghost-seconds N --token-ttl-seconds N \
+                     --cloudwatch URL"
+                )
             }
         }
     }

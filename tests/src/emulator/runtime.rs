@@ -5,7 +5,8 @@
 //! cost-allocation tag.
 //!
 //! Tokens: one input token per whitespace-separated word of the messages' text (at least one),
-//! and [`OUTPUT_TOKENS`] out.
+//! and [`OUTPUT_TOKENS`] out. With a CloudWatch endpoint set (`--cloudwatch URL`), each call
+//! also publishes its `AWS/Bedrock` runtime metrics there before it answers ([`super::metrics`]).
 
 use super::error::AwsError;
 use super::{Shared, admit};
@@ -69,24 +70,39 @@ pub async fn converse(
         .flatten()
         .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
         .collect();
-    let mut s = state.lock();
-    let Some(profile) = s.profiles.get(&model_id) else {
+    let input_tokens = words.max(1);
+    let metered = {
+        let mut s = state.lock();
+        match s.profiles.get(&model_id) {
+            None => None,
+            Some(profile) => {
+                let found = (profile.name.clone(), profile.region.clone(), profile.id.clone());
+                let tags = profile.tags.iter().cloned().collect();
+                let cloudwatch = s.settings.cloudwatch.clone();
+                s.usage.push(Metered {
+                    arn: model_id.clone(),
+                    tags,
+                    request_metadata: metadata,
+                    input_tokens,
+                    output_tokens: OUTPUT_TOKENS,
+                    at: super::state::epoch_seconds(std::time::SystemTime::now()),
+                });
+                Some((found, cloudwatch))
+            }
+        }
+    };
+    let Some(((name, region, id), cloudwatch)) = metered else {
         return AwsError::not_found(format!(
             "The model {model_id} was not found; only application inference profile ARNs are served here"
         ))
         .into_response();
     };
-    let (name, tags) = (profile.name.clone(), profile.tags.iter().cloned().collect());
-    let input_tokens = words.max(1);
-    s.usage.push(Metered {
-        arn: model_id,
-        tags,
-        request_metadata: metadata,
-        input_tokens,
-        output_tokens: OUTPUT_TOKENS,
-        at: super::state::epoch_seconds(std::time::SystemTime::now()),
-    });
-    drop(s);
+    if let Some(endpoint) = cloudwatch {
+        let sent = super::metrics::publish(endpoint, region, id, input_tokens, OUTPUT_TOKENS).await;
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, "publishing the call's metrics to CloudWatch failed");
+        }
+    }
     let reply = json!({
         "output": {"message": {"role": "assistant", "content": [{"text": format!("Hello from {name}.")}]}},
         "stopReason": "end_turn",

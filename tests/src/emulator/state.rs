@@ -119,6 +119,10 @@ pub struct Settings {
     pub ghost_seconds: f64,
     /// How long a pagination token lives.
     pub token_ttl_seconds: f64,
+    /// A CloudWatch endpoint (moto's) that metered calls publish their `AWS/Bedrock` runtime
+    /// metrics to, as Bedrock does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudwatch: Option<String>,
 }
 
 impl Default for Settings {
@@ -126,6 +130,7 @@ impl Default for Settings {
         Self {
             ghost_seconds: 60.0,
             token_ttl_seconds: 900.0,
+            cloudwatch: None,
         }
     }
 }
