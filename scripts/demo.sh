@@ -30,14 +30,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say "Building (first run compiles the AWS SDK; later runs are quick)"
 cargo build --workspace --bins --quiet
 
-say "Starting the AWS emulator with demo/org.json (30 profiles, 2 regions)"
-target/debug/aws-emulator --listen 127.0.0.1:0 --seed demo/org.json > "$WORK/emulator.out" 2> "$WORK/emulator.err" &
-PIDS+=($!)
-for _ in $(seq 1 100); do [ -s "$WORK/emulator.out" ] && break; sleep 0.1; done
-EMU=$(sed -n 's/^listening on //p' "$WORK/emulator.out" | head -1)
-echo "emulator: $EMU"
-
-say "Starting moto (SSM) with one route for tenant wonka"
+say "Starting moto (SSM, S3, CloudWatch) with one route for tenant wonka"
 MOTO_PORT=$(free_port)
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" > "$WORK/moto.log" 2>&1 &
 PIDS+=($!)
@@ -51,6 +44,14 @@ ssm.put_parameter(Name="/profile-resolver/routes/wonka-chatbot", Type="String", 
                   Value=json.dumps({"tags": {"tenant": "wonka", "app": "chatbot"}, "arn": sys.argv[2]}))
 PY
 echo "route: /profile-resolver/routes/wonka-chatbot -> $ROUTE_ARN"
+
+say "Starting the AWS emulator with demo/org.json (30 profiles, 2 regions; generated from examples/profiles.yaml)"
+target/debug/aws-emulator --listen 127.0.0.1:0 --seed demo/org.json --cloudwatch "$MOTO" \
+  > "$WORK/emulator.out" 2> "$WORK/emulator.err" &
+PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$WORK/emulator.out" ] && break; sleep 0.1; done
+EMU=$(sed -n 's/^listening on //p' "$WORK/emulator.out" | head -1)
+echo "emulator: $EMU (its Converse publishes AWS/Bedrock metrics to moto's CloudWatch)"
 
 EXT_PORT=$(free_port)
 TOKEN=demo-token-$RANDOM$RANDOM
@@ -130,6 +131,8 @@ PROFILE_RESOLVER_REGIONS=us-east-1
 PROFILE_RESOLVER_TTL_SECONDS=2
 PROFILE_RESOLVER_PUBLISH_INTERVAL_SECONDS=300
 PROFILE_RESOLVER_ACCOUNT_ID=123456789012
+AWS_ENDPOINT_URL_CLOUDWATCH=$MOTO
+PROFILE_RESOLVER_DASHBOARD=demo-usage
 ENV
   publish() {
     echo "\$ snapshot-publisher --once"
@@ -155,6 +158,11 @@ ENV
 
   say "A fleet: 10 sandboxes under the freeze cycle, every model call metered by the emulator's Converse"
   target/debug/fleet-sim --sandboxes 10 --mode s3
+
+  say "Spend per tenant, near real time: the publisher's usage dashboard (demo-usage-us-east-1) read back"
+  $FLEET converse "$EMU"
+  echo "  each tenant's line sums its profiles' AWS/Bedrock metrics in moto's CloudWatch; beside it, the emulator's meter:"
+  "$VENV/bin/python" scripts/usage_readback.py "$MOTO" "$EMU" demo-usage-us-east-1 us-east-1
   say "Done; stopping everything"
 else
   say "The stack is running. Try:"

@@ -7,6 +7,7 @@ extension's HTTP API), kept here so the shell script needs no nested quoting.
   demo_fleet.py ask READER TOKEN         resolve acme's claims chatbot on claude, one line
   demo_fleet.py arn READER TOKEN         the same query's ARN
   demo_fleet.py calls READER TOKEN       the reader's GetResources calls so far
+  demo_fleet.py converse EMU             Converse through each us-east-1 profile, 1 to 3 times
 """
 import json
 import sys
@@ -51,6 +52,16 @@ def main(cmd, *args):
         print(call(args[0], args[1], "/v1/resolve", QUERY)["profile"]["arn"])
     elif cmd == "calls":
         print(call(args[0], args[1], "/v1/stats")["upstreamCalls"]["GetResources"])
+    elif cmd == "converse":
+        bedrock, runtime = client("bedrock", args[0]), client("bedrock-runtime", args[0])
+        profiles = bedrock.list_inference_profiles(typeEquals="APPLICATION")["inferenceProfileSummaries"]
+        calls = 0
+        for n, p in enumerate(sorted(profiles, key=lambda p: p["inferenceProfileName"])):
+            for _ in range(n % 3 + 1):
+                runtime.converse(modelId=p["inferenceProfileArn"],
+                                 messages=[{"role": "user", "content": [{"text": "summarise this claim please"}]}])
+                calls += 1
+        print(f"  {calls} Converse calls through {len(profiles)} profiles")
     else:
         sys.exit(f"unknown command {cmd}")
 

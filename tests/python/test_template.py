@@ -304,6 +304,34 @@ class Template(unittest.TestCase):
                          ["CapacityProviderArn and TenantIsolationMode=PER_TENANT are not combined."])
         self.assertEqual(Evaluator(out, CapacityProviderArn=arn).failed_rules(), [])
 
+    def test_the_usage_dashboard_is_off_by_default_and_on_writes_only_its_own_dashboards_and_alarms(self):
+        out = transformed()
+        publisher = out["Resources"]["PublisherFunction"]["Properties"]
+        env = publisher["Environment"]["Variables"]
+        fleet = {"FleetMode": True, "ReadersMayList": True}
+        for params, on in (({"SnapshotMode": "s3"}, False), ({"SnapshotMode": "s3", "UsageDashboard": "usage"}, True)):
+            conditions = Evaluator(out, **params).conditions
+            self.assertEqual(conditions["UsageViewsOn"], on)
+            variables = resolve_ifs(env, conditions)
+            self.assertEqual("PROFILE_RESOLVER_DASHBOARD" in variables, on, params)
+            statements = list(role_statements(out, "PublisherFunction", {**fleet, "UsageViewsOn": on}))
+            cloudwatch = [s for s in statements if any(a.startswith("cloudwatch:") for a in
+                                                        (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
+            if not on:
+                self.assertEqual(cloudwatch, [])
+                continue
+            self.assertEqual(variables["PROFILE_RESOLVER_DASHBOARD"], {"Ref": "UsageDashboard"})
+            self.assertEqual(variables["PROFILE_RESOLVER_ALARM_TOPIC_ARN"], {"Ref": "AlarmTopicArn"})
+            granted = {json.dumps(s["Action"]): s["Resource"]["Fn::Sub"] for s in cloudwatch}
+            self.assertEqual(granted, {
+                '"cloudwatch:PutDashboard"':
+                    "arn:${AWS::Partition}:cloudwatch::${AWS::AccountId}:dashboard/${UsageDashboard}-*",
+                '["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"]':
+                    "arn:${AWS::Partition}:cloudwatch:*:${AWS::AccountId}:alarm:${UsageDashboard}-*",
+            })
+        self.assertEqual(Evaluator(out, UsageDashboard="usage").failed_rules(),
+                         ["UsageDashboard needs SnapshotMode=s3 (the publisher keeps the dashboards)."])
+
     def test_s3_mode_readers_need_only_get_object_on_the_prefix_with_fallback_none(self):
         out = transformed()
         fleet_none = {"FleetMode": True, "ReadersMayList": False}
@@ -332,7 +360,7 @@ class Template(unittest.TestCase):
         pub = out["Resources"]["PublisherFunction"]
         self.assertEqual(pub["Condition"], "FleetMode")
         self.assertEqual(pub["Properties"]["ReservedConcurrentExecutions"], 1)
-        statements = list(role_statements(out, "PublisherFunction", {"FleetMode": True}))
+        statements = list(role_statements(out, "PublisherFunction", {"FleetMode": True, "UsageViewsOn": True}))
         writes = [st for st in statements if "s3:PutObject" in st["Action"]]
         self.assertEqual(len(writes), 1)
         self.assertEqual(writes[0]["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SnapshotBucket}/profiles/*"})
@@ -360,7 +388,7 @@ class Template(unittest.TestCase):
     def test_outputs_and_alarms(self):
         out = transformed()
         self.assertEqual(set(out["Outputs"]), {"FunctionArn", "LayerArn", "ApiUrl", "SnapshotUrl",
-                                               "SnapshotBucketName", "SnapshotReaderPolicyArn"})
+                                               "SnapshotBucketName", "SnapshotReaderPolicyArn", "UsageDashboards"})
         alarms = of_type(out, "AWS::CloudWatch::Alarm")
         self.assertEqual(sorted(alarm_metric(a)[1] for a in alarms.values()),
                          ["5xx", "ApproximateNumberOfMessagesVisible", "Errors", "Errors", "SnapshotAgeSeconds",
