@@ -67,7 +67,8 @@ impl Signer {
     }
 
     /// Signs `req` (all its headers, `host` included, and `body`) at `now`, adding
-    /// `x-amz-date`, `x-amz-content-sha256`, the session token if any, and `authorization`.
+    /// `x-amz-date`, the session token if any, `authorization`, and for S3
+    /// `x-amz-content-sha256`.
     ///
     /// # Errors
     /// No credentials, or a request the signer refuses.
@@ -206,6 +207,33 @@ mod tests {
         assert_eq!(req.headers()["x-amz-security-token"], "TOKEN");
         let auth = req.headers()["authorization"].to_str().unwrap();
         assert!(auth.contains("x-amz-security-token"), "{auth}");
+    }
+
+    #[test]
+    fn another_service_is_signed_under_its_own_name_without_the_payload_header() {
+        let body = b"Action=PutDashboard&Version=2010-08-01";
+        let mut req = http::Request::post("https://monitoring.eu-west-1.amazonaws.com/")
+            .header("host", "monitoring.eu-west-1.amazonaws.com")
+            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(())
+            .unwrap();
+        sign_with(
+            &mut req,
+            body,
+            documented_keys(),
+            ("eu-west-1", "monitoring"),
+            documented_time(),
+        )
+        .unwrap();
+        let auth = req.headers()["authorization"].to_str().unwrap();
+        assert!(
+            auth.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/eu-west-1/monitoring/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date, Signature="
+            ),
+            "{auth}"
+        );
+        assert!(!req.headers().contains_key("x-amz-content-sha256"));
     }
 
     #[tokio::test]

@@ -196,7 +196,11 @@ impl Monitoring for CloudWatch {
                 .enumerate()
                 .map(|(i, n)| (format!("AlarmNames.member.{}", i + 1), n.clone()))
                 .collect();
-            self.call(region, "DeleteAlarms", &params).await?;
+            match self.call(region, "DeleteAlarms", &params).await {
+                // Names that are gone already (deleted by hand) are what was wanted.
+                Err(e) if e.message.contains("ResourceNotFound") => {}
+                other => other?,
+            }
         }
         Ok(())
     }

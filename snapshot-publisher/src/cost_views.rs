@@ -3,13 +3,15 @@
 //! per-tenant usage alarms (see [`alarms`]) in step with the tenant → profiles mapping it just
 //! built.
 //!
-//! What was last written is kept beside the snapshot, `PREFIX-OF-THE-URL/REGION.cost-views.json`
+//! What CloudWatch holds is recorded beside the snapshot, `PREFIX-OF-THE-URL/REGION.cost-views.json`
 //! (the dashboard's body and the alarms' definitions). A publish compares what the new mapping
 //! calls for with it, and calls CloudWatch only for what differs: `PutDashboard` when the body
 //! changed, `PutMetricAlarm` for each new or changed alarm, `DeleteAlarms` for the alarms of
-//! tenants that no longer have one. The record is written after the calls succeed, so a failed
-//! call is made again at the next publish. A failure here is logged and reported, and never
-//! fails the publish: the snapshot is what readers need.
+//! tenants that no longer have one. The record follows each call that succeeds, also when a
+//! later one fails, so the next publish makes only the calls still missing and never forgets an
+//! alarm it made. A failure here is logged and reported, and never fails the publish: the
+//! snapshot is what readers need. After a change of prefix, the old dashboard and alarms are left
+//! (logged): the publisher's permissions name the current prefix only.
 //!
 //! Dashboards or alarms changed by hand are rewritten at the next change of the mapping, not
 //! before (the record says they are current).
@@ -164,38 +166,73 @@ impl CostViews {
         if &written == wanted {
             return Ok(());
         }
-        let fail = |e: MonitoringError| e.to_string();
-        if written.dashboard_body != wanted.dashboard_body || written.dashboard_name != wanted.dashboard_name {
+        // What CloudWatch holds, call by call: recorded even when a later call fails, so that
+        // the next publish neither loses a change nor forgets an alarm it made.
+        let mut held = written.clone();
+        let outcome = self.bring_in_step(region, wanted, &mut held, report).await;
+        if held != written {
+            let record = serde_json::to_vec(&held).map_err(|e| e.to_string())?;
+            published
+                .store
+                .put(&key, Bytes::from(record))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        outcome.map_err(|e| e.to_string())?;
+        tracing::info!(region, dashboard = %wanted.dashboard_name, written = report.alarms_written,
+            deleted = report.alarms_deleted, dashboard_written = report.dashboard_written, "cost views updated");
+        Ok(())
+    }
+
+    /// The calls that take `held` (what CloudWatch holds) to `wanted`, updating `held` after
+    /// each one that succeeds.
+    async fn bring_in_step(
+        &self,
+        region: &str,
+        wanted: &Views,
+        held: &mut Views,
+        report: &mut ViewsReport,
+    ) -> Result<(), MonitoringError> {
+        if held.dashboard_body != wanted.dashboard_body || held.dashboard_name != wanted.dashboard_name {
+            if !held.dashboard_name.is_empty() && held.dashboard_name != wanted.dashboard_name {
+                tracing::warn!(region, old = %held.dashboard_name, "the dashboard prefix changed; the old dashboard is left for you to delete");
+            }
             self.monitoring
                 .put_dashboard(region, &wanted.dashboard_name, &wanted.dashboard_body)
-                .await
-                .map_err(fail)?;
+                .await?;
+            held.dashboard_name.clone_from(&wanted.dashboard_name);
+            held.dashboard_body.clone_from(&wanted.dashboard_body);
             report.dashboard_written = true;
         }
         for (name, alarm) in &wanted.alarms {
-            if written.alarms.get(name) != Some(alarm) {
-                self.monitoring.put_alarm(region, alarm).await.map_err(fail)?;
+            if held.alarms.get(name) != Some(alarm) {
+                self.monitoring.put_alarm(region, alarm).await?;
+                held.alarms.insert(name.clone(), alarm.clone());
                 report.alarms_written += 1;
             }
         }
-        let gone: Vec<String> = written
+        // Alarms of another prefix (the setting changed) are not this publisher's to delete any
+        // more (its permissions name the current prefix): forgotten, and logged.
+        let own = format!("{}-{region}-", self.settings.prefix);
+        let (gone, foreign): (Vec<String>, Vec<String>) = held
             .alarms
             .keys()
             .filter(|n| !wanted.alarms.contains_key(*n))
             .cloned()
-            .collect();
+            .partition(|n| n.starts_with(&own));
+        if !foreign.is_empty() {
+            tracing::warn!(region, alarms = ?foreign, "alarms of a former dashboard prefix are left for you to delete");
+            for name in &foreign {
+                held.alarms.remove(name);
+            }
+        }
         if !gone.is_empty() {
-            self.monitoring.delete_alarms(region, &gone).await.map_err(fail)?;
+            self.monitoring.delete_alarms(region, &gone).await?;
+            for name in &gone {
+                held.alarms.remove(name);
+            }
             report.alarms_deleted = gone.len();
         }
-        let record = serde_json::to_vec(wanted).map_err(|e| e.to_string())?;
-        published
-            .store
-            .put(&key, Bytes::from(record))
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(region, dashboard = %wanted.dashboard_name, written = report.alarms_written,
-            deleted = report.alarms_deleted, dashboard_written = report.dashboard_written, "cost views updated");
         Ok(())
     }
 }

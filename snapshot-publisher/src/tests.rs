@@ -186,3 +186,52 @@ async fn an_object_left_behind_by_a_lost_heartbeat_write_is_rewritten_at_the_nex
     let report = r.publisher.publish(REGION, None).await;
     assert!(matches!(report.outcome, Outcome::Unchanged { .. }), "{report:?}");
 }
+
+/// CloudWatch refusing every call.
+struct Refusing;
+
+#[async_trait::async_trait]
+impl crate::cloudwatch::Monitoring for Refusing {
+    async fn put_dashboard(&self, region: &str, _: &str, _: &str) -> Result<(), crate::cloudwatch::MonitoringError> {
+        Err(crate::cloudwatch::MonitoringError {
+            operation: "PutDashboard",
+            region: region.into(),
+            message: "HTTP 403 AccessDenied".into(),
+        })
+    }
+    async fn put_alarm(
+        &self,
+        region: &str,
+        _: &crate::cost_views::alarms::AlarmSpec,
+    ) -> Result<(), crate::cloudwatch::MonitoringError> {
+        self.put_dashboard(region, "", "").await
+    }
+    async fn delete_alarms(&self, region: &str, _: &[String]) -> Result<(), crate::cloudwatch::MonitoringError> {
+        self.put_dashboard(region, "", "").await
+    }
+}
+
+#[tokio::test]
+async fn failing_cost_views_are_reported_and_never_fail_the_publish() {
+    let Rig {
+        publisher, store, url, ..
+    } = rig();
+    let publisher = publisher.with_cost_views(crate::cost_views::CostViews {
+        settings: crate::cost_views::Settings {
+            prefix: "usage".into(),
+            tenant_tag: "tenant".into(),
+            topic: None,
+        },
+        monitoring: Arc::new(Refusing),
+    });
+    let report = publisher.publish(REGION, None).await;
+    assert!(matches!(report.outcome, Outcome::Changed { .. }), "{report:?}");
+    assert!(
+        store.body(&url.snapshot_key(REGION)).is_some(),
+        "the snapshot is published"
+    );
+    let views = report.cost_views.clone().unwrap();
+    assert!(views.error.unwrap().contains("AccessDenied"));
+    let response = handler::respond(0, vec![report]).unwrap();
+    assert!(response["regions"][0]["costViews"]["error"].is_string(), "{response}");
+}

@@ -364,6 +364,9 @@ class Template(unittest.TestCase):
         writes = [st for st in statements if "s3:PutObject" in st["Action"]]
         self.assertEqual(len(writes), 1)
         self.assertEqual(writes[0]["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SnapshotBucket}/profiles/*"})
+        # S3 answers 404, not 403, for an object not written yet only to a principal that may list.
+        (listing,) = [st for st in statements if st["Action"] == "s3:ListBucket"]
+        self.assertEqual(listing["Resource"], {"Fn::Sub": "arn:${AWS::Partition}:s3:::${SnapshotBucket}"})
         for st in statements:
             acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
             self.assertFalse(any("*" in a for a in acts), st)

@@ -9,6 +9,8 @@
 //!   hard limit), so a tenant with more profiles gets no alarm, logged as an error; its
 //!   dashboard lines still show its usage.
 //! - Untagged profiles have no tenant, so no alarm.
+//! - An alarm notifies the topic only in the topic's region (CloudWatch refuses an action in
+//!   another region); elsewhere the alarm changes state and notifies no one.
 
 use super::Tenant;
 use serde::{Deserialize, Serialize};
@@ -94,6 +96,13 @@ impl AlarmSpec {
 
 /// The alarms `tenants` call for in `region`, named under `prefix`.
 pub fn alarms_for(prefix: &str, region: &str, tenants: &[Tenant], topic: Option<&str>) -> Vec<AlarmSpec> {
+    if let Some(t) = topic.filter(|t| topic_region(t) != Some(region)) {
+        tracing::debug!(
+            region,
+            topic = t,
+            "the alarm topic is in another region; this region's alarms notify no one"
+        );
+    }
     let mut out = Vec::new();
     for tenant in tenants {
         let Some(name) = &tenant.name else { continue };
@@ -135,10 +144,16 @@ pub fn alarms_for(prefix: &str, region: &str, tenants: &[Tenant], topic: Option<
             tenant: name.clone(),
             profile_ids: tenant.profiles.iter().map(|p| p.id.clone()).collect(),
             threshold,
-            topic: topic.map(str::to_owned),
+            topic: topic.filter(|t| topic_region(t) == Some(region)).map(str::to_owned),
         });
     }
     out
+}
+
+/// The region of an SNS topic's ARN. An alarm's action must be in the alarm's region, so alarms
+/// in other regions than the topic's only change state.
+fn topic_region(topic: &str) -> Option<&str> {
+    topic.split(':').nth(3)
 }
 
 /// A limit: digits only, from 1 up.
@@ -193,6 +208,8 @@ mod tests {
         assert_eq!(get("Metrics.member.3.Expression"), Some("SUM([m0,m1])"));
         assert_eq!(get("AlarmActions.member.1"), Some("arn:aws:sns:us-east-1:1:ops"));
         assert_eq!(get("Threshold"), Some("5000"));
+        let elsewhere = alarms_for("usage", "eu-west-1", &tenants, Some("arn:aws:sns:us-east-1:1:ops"));
+        assert_eq!(elsewhere[0].topic, None, "an action must be in the alarm's region");
     }
 
     #[test]

@@ -14,7 +14,8 @@ const REGION: &str = "us-east-1";
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<String>>,
-    fail: Mutex<bool>,
+    /// Calls whose line starts with this fail (`""`: every call).
+    fail: Mutex<Option<&'static str>>,
 }
 
 impl Recorder {
@@ -23,7 +24,7 @@ impl Recorder {
     }
 
     fn record(&self, call: String) -> Result<(), MonitoringError> {
-        if *self.fail.lock().unwrap() {
+        if self.fail.lock().unwrap().is_some_and(|f| call.starts_with(f)) {
             return Err(MonitoringError {
                 operation: "PutDashboard",
                 region: REGION.into(),
@@ -141,10 +142,10 @@ async fn cloudwatch_is_called_only_when_the_mapping_changes() {
 async fn a_failed_call_is_reported_and_made_again_at_the_next_publish() {
     let (views, recorder, published) = rig();
     let s = snapshot(vec![profile("a1", &[("tenant", "acme")])]);
-    *recorder.fail.lock().unwrap() = true;
+    *recorder.fail.lock().unwrap() = Some("");
     let report = views.update(&published, REGION, &s).await;
     assert!(report.error.as_deref().unwrap().contains("AccessDenied"), "{report:?}");
-    *recorder.fail.lock().unwrap() = false;
+    *recorder.fail.lock().unwrap() = None;
     let report = views.update(&published, REGION, &s).await;
     assert_eq!((report.dashboard_written, report.error), (true, None));
     assert_eq!(recorder.take(), ["PutDashboard us-east-1 usage-us-east-1"]);
@@ -163,4 +164,69 @@ async fn an_unreadable_record_writes_every_view_again() {
     let report = views.update(&published, REGION, &s).await;
     assert_eq!((report.dashboard_written, report.alarms_written), (true, 1));
     assert_eq!(recorder.take().len(), 2);
+}
+
+#[tokio::test]
+async fn what_succeeded_before_a_failed_call_is_recorded_so_a_reverted_mapping_is_written_back() {
+    let (views, recorder, published) = rig();
+    let a = snapshot(vec![profile("a1", &[("tenant", "acme")])]);
+    views.update(&published, REGION, &a).await;
+    recorder.take();
+    // B: the dashboard is written, the new alarm fails.
+    let b = snapshot(vec![profile("a1", &[("tenant", "acme"), (alarms::LIMIT_TAG, "10")])]);
+    let b2 = snapshot(vec![
+        profile("a1", &[("tenant", "acme"), (alarms::LIMIT_TAG, "10")]),
+        profile("b2", &[("tenant", "globex")]),
+    ]);
+    *recorder.fail.lock().unwrap() = Some("PutMetricAlarm");
+    let report = views.update(&published, REGION, &b2).await;
+    assert!(report.dashboard_written && report.error.is_some(), "{report:?}");
+    *recorder.fail.lock().unwrap() = None;
+    recorder.take();
+    // Back to A's mapping: the dashboard CloudWatch holds is B's, so it is written again.
+    let report = views.update(&published, REGION, &a).await;
+    assert_eq!((report.dashboard_written, report.error), (true, None));
+    assert_eq!(recorder.take(), ["PutDashboard us-east-1 usage-us-east-1"]);
+    // B's alarm, once made, is deleted when the mapping no longer calls for it (the limit tag
+    // does not change the dashboard).
+    views.update(&published, REGION, &b).await;
+    assert_eq!(
+        recorder.take(),
+        ["PutMetricAlarm us-east-1 usage-us-east-1-acme-daily-output-tokens 10"]
+    );
+    views.update(&published, REGION, &a).await;
+    assert_eq!(
+        recorder.take(),
+        ["DeleteAlarms us-east-1 usage-us-east-1-acme-daily-output-tokens"]
+    );
+}
+
+#[tokio::test]
+async fn after_a_change_of_prefix_the_old_alarms_are_left_and_forgotten() {
+    let (views, recorder, published) = rig();
+    let limited = snapshot(vec![profile("a1", &[("tenant", "acme"), (alarms::LIMIT_TAG, "10")])]);
+    views.update(&published, REGION, &limited).await;
+    recorder.take();
+    let renamed = CostViews {
+        settings: Settings {
+            prefix: "spend".into(),
+            ..views.settings.clone()
+        },
+        monitoring: recorder.clone(),
+    };
+    let report = renamed.update(&published, REGION, &limited).await;
+    assert_eq!(
+        (report.alarms_deleted, report.error),
+        (0, None),
+        "the old prefix is not its to delete"
+    );
+    assert_eq!(
+        recorder.take(),
+        [
+            "PutDashboard us-east-1 spend-us-east-1",
+            "PutMetricAlarm us-east-1 spend-us-east-1-acme-daily-output-tokens 10"
+        ]
+    );
+    assert!(!renamed.update(&published, REGION, &limited).await.dashboard_written);
+    assert!(recorder.take().is_empty(), "the old names are forgotten");
 }
