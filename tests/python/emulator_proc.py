@@ -40,3 +40,19 @@ class Emulator:
             self.proc.kill()
         self.proc.wait(timeout=10)
         self.proc.stdout.close()
+
+
+def stack_env(emulator, moto, **extra):
+    """The environment of a binary run against the local stack: dummy credentials, Bedrock and
+    tagging on the emulator, S3 (and CloudWatch) on moto, nothing inherited but PATH."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL_BEDROCK": emulator.url,
+        "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API": emulator.url,
+        "AWS_ENDPOINT_URL_S3": moto.url,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": moto.url,
+        "PROFILE_RESOLVER_ACCOUNT_ID": "123456789012",
+        **extra,
+    }

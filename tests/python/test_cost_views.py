@@ -4,7 +4,6 @@ CloudWatch, as Bedrock does) and moto's S3, SNS and CloudWatch; boto3 reads back
 publisher wrote. The per-tenant sums are computed through the dashboard's own expressions from
 the metered data in CloudWatch, and must equal the emulator's meter."""
 import json
-import os
 import subprocess
 import sys
 import unittest
@@ -12,7 +11,7 @@ from collections import defaultdict
 
 import boto3
 
-from emulator_proc import ROOT, Emulator, binary
+from emulator_proc import ROOT, Emulator, binary, stack_env
 from moto_proc import MotoServer
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -42,20 +41,11 @@ class CostViews(unittest.TestCase):
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
     def publish(self):
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_ENDPOINT_URL_BEDROCK": self.emulator.url,
-            "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API": self.emulator.url,
-            "AWS_ENDPOINT_URL_S3": self.moto.url,
-            "AWS_ENDPOINT_URL_CLOUDWATCH": self.moto.url,
-            "PROFILE_RESOLVER_SNAPSHOT_URL": f"s3://{BUCKET}/profiles/",
-            "PROFILE_RESOLVER_REGIONS": ",".join(REGIONS),
-            "PROFILE_RESOLVER_ACCOUNT_ID": "123456789012",
-            "PROFILE_RESOLVER_DASHBOARD": PREFIX,
-            "PROFILE_RESOLVER_ALARM_TOPIC_ARN": self.topic,
-        }
+        env = stack_env(self.emulator, self.moto,
+                        PROFILE_RESOLVER_SNAPSHOT_URL=f"s3://{BUCKET}/profiles/",
+                        PROFILE_RESOLVER_REGIONS=",".join(REGIONS),
+                        PROFILE_RESOLVER_DASHBOARD=PREFIX,
+                        PROFILE_RESOLVER_ALARM_TOPIC_ARN=self.topic)
         result = subprocess.run([binary("snapshot-publisher"), "--once"], env=env, capture_output=True,
                                 text=True, timeout=120)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)

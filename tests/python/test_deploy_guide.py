@@ -19,7 +19,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from emulator_proc import ROOT, Emulator, binary
+from emulator_proc import ROOT, Emulator, binary, stack_env
 from moto_proc import MotoServer, free_port
 
 GUIDE = ROOT / "docs" / "deploy.md"
@@ -96,16 +96,7 @@ class DeployGuideSmokeTest(unittest.TestCase):
                 if watch.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError((cls.work / "watch.log").read_text())
                 time.sleep(0.1)
-        common = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_ENDPOINT_URL_BEDROCK": cls.emulator.url,
-            "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API": cls.emulator.url,
-            "AWS_ENDPOINT_URL_S3": cls.moto.url,
-            "PROFILE_RESOLVER_SSM_PREFIX": "",
-            "PROFILE_RESOLVER_ACCOUNT_ID": "123456789012",
-        }
+        common = stack_env(cls.emulator, cls.moto, PROFILE_RESOLVER_SSM_PREFIX="")
         # cargo lambda serves functions by their binary's name.
         functions = {
             "resolver-fn": {},
