@@ -78,6 +78,11 @@ impl SnapshotUrl {
     pub fn heartbeat_key(&self, region: &str) -> String {
         format!("{}{region}.heartbeat.json", self.prefix)
     }
+
+    /// The key of the publisher's record of a region's cost views (what CloudWatch holds).
+    pub fn cost_views_key(&self, region: &str) -> String {
+        format!("{}{region}.cost-views.json", self.prefix)
+    }
 }
 
 impl fmt::Display for SnapshotUrl {

@@ -111,6 +111,18 @@ pub fn xml_element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
     Some(xml[start..start + len].trim())
 }
 
+/// A request that got no answer (refused, reset, timed out): a failure another attempt may not
+/// see, a [`FailureKind::Timeout`] when the socket timed out. `what` names the call.
+pub fn failure_of_transport(what: &str, e: &(dyn std::error::Error + 'static)) -> Failure {
+    let timed_out = crate::https::find::<std::io::Error>(e).is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+    let kind = if timed_out {
+        FailureKind::Timeout
+    } else {
+        FailureKind::Unavailable
+    };
+    Failure::transient(kind, format!("{what}: {}", error_chain(e)))
+}
+
 /// An error with its sources, as one line.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();

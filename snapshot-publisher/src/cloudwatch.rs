@@ -16,7 +16,7 @@ use aws_config::SdkConfig;
 use bytes::Bytes;
 use http::{Method, Request, header};
 use http_body_util::{BodyExt, Full, Limited};
-use shared::retry::{Failure, error_chain, failure_of_xml_error, with_retries};
+use shared::retry::{Failure, failure_of_transport, failure_of_xml_error, with_retries};
 use shared::sigv4::Signer;
 use shared::source::FailureKind;
 use std::collections::HashMap;
@@ -155,16 +155,7 @@ impl CloudWatch {
             .sign(&mut req, body, SystemTime::now())
             .await
             .map_err(|e| fatal(e.to_string()))?;
-        let resp = client.request(req).await.map_err(|e| {
-            let timed_out =
-                shared::https::find::<std::io::Error>(&e).is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
-            let kind = if timed_out {
-                FailureKind::Timeout
-            } else {
-                FailureKind::Unavailable
-            };
-            Failure::transient(kind, error_chain(&e))
-        })?;
+        let resp = client.request(req).await.map_err(|e| failure_of_transport(&url, &e))?;
         let (parts, body) = resp.into_parts();
         let body = Limited::new(body, MAX_ANSWER_BODY)
             .collect()

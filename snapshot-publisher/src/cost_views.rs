@@ -155,7 +155,7 @@ impl CostViews {
         wanted: &Views,
         report: &mut ViewsReport,
     ) -> Result<(), String> {
-        let key = format!("{}{region}.cost-views.json", published.url.prefix);
+        let key = published.url.cost_views_key(region);
         let written = match published.store.get(&key, None).await.map_err(|e| e.to_string())? {
             Fetched::Found { body, .. } => serde_json::from_slice::<Views>(&body).unwrap_or_else(|e| {
                 tracing::warn!(region, error = %e, "the record of the cost views is unreadable; writing them all");

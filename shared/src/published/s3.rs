@@ -15,7 +15,7 @@ mod endpoint;
 pub use endpoint::{Endpoint, Options, dns_suffix};
 
 use super::{Fetched, MAX_OBJECT_BYTES, ObjectStore};
-use crate::retry::{Failure, error_chain, failure_of_xml_error, with_retries};
+use crate::retry::{Failure, failure_of_transport, failure_of_xml_error, with_retries};
 use crate::sigv4::Signer;
 use crate::source::{FailureKind, Operation, SourceError};
 use async_trait::async_trait;
@@ -123,17 +123,10 @@ impl S3Store {
             .await
             // As the SDK reports it: a failed credentials provider is a dispatch failure.
             .map_err(|e| Failure::fatal(FailureKind::Unavailable, e.to_string()))?;
-        let resp = client.request(req).await.map_err(|e| {
-            let message = format!("{} s3://{}/{}: {}", op, self.bucket, t.key, error_chain(&e));
-            let timed_out =
-                crate::https::find::<std::io::Error>(&e).is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
-            let kind = if timed_out {
-                FailureKind::Timeout
-            } else {
-                FailureKind::Unavailable
-            };
-            Failure::transient(kind, message)
-        })?;
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| failure_of_transport(&format!("{} s3://{}/{}", op, self.bucket, t.key), &e))?;
         let (parts, body) = resp.into_parts();
         if parts.status.is_success()
             || parts.status == StatusCode::NOT_MODIFIED
