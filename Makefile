@@ -9,7 +9,7 @@ PY    := $(VENV)/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all venv build lint check test test-rust test-python typecheck-python test-ts test-sam-build test-arm64 arm64-tools layer doc demo demo-up bench bench-arm64-sizes link-order link-order-layer clean
+.PHONY: all venv build nextest lint check test test-rust test-python typecheck-python test-ts test-sam-build test-arm64 arm64-tools layer doc demo demo-up bench bench-arm64-sizes link-order link-order-layer clean
 
 all: build
 
@@ -24,8 +24,16 @@ $(VENV)/.installed: tests/requirements.txt $(PY_CLIENT)
 
 venv: $(VENV)/.installed
 
+# The binaries and every test target, in one cargo invocation: the test targets' dev-dependencies
+# turn on features (tokio's test-util) that a build of the binaries alone would not, and two
+# invocations would compile the AWS SDK twice, once per feature set. The suites run these binaries.
 build:
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --workspace --bins --tests
+
+# cargo-nextest runs the Rust tests (each in its own process, the slow ones first:
+# .config/nextest.toml); installed from crates.io when missing.
+nextest:
+	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -33,14 +41,16 @@ lint:
 
 # The inner loop: formatting, lints and the unit tests of every crate (no processes, no
 # emulator), in a few minutes on a warm target directory.
-check: lint
+check: lint nextest
 	$(CARGO) nextest run --workspace --lib --bins --no-fail-fast
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
-test-rust: venv build
-	$(CARGO) test --workspace
+# nextest runs no doc tests: cargo test --doc does.
+test-rust: venv build nextest
+	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
 
 # The Python suites, side by side (the real `sam build` is test-sam-build's).
 test-python: venv build typecheck-python
@@ -89,12 +99,12 @@ test: lint doc test-rust test-python test-ts test-arm64
 
 demo: venv
 	@echo "== Building the binaries (the first run compiles the AWS SDK: several minutes)"
-	$(CARGO) build --workspace --bins
+	$(MAKE) --no-print-directory build
 	scripts/demo.sh
 
 demo-up: venv
 	@echo "== Building the binaries (the first run compiles the AWS SDK: several minutes)"
-	$(CARGO) build --workspace --bins
+	$(MAKE) --no-print-directory build
 	scripts/demo.sh --keep
 
 # The benchmark (not part of CI): release binaries, one table in docs/benchmarks.md, a chart.

@@ -598,6 +598,19 @@ class Template(unittest.TestCase):
                                guide_section("The function's permissions")))
         self.assertEqual(named, granted)
 
+    def test_the_three_lambda_binaries_resolve_their_common_dependencies_alike(self):
+        # sam build runs one cargo build per binary; a dependency they share is compiled once
+        # only if each build asks for it with the same features (workspace-hack/Cargo.toml).
+        graphs = {binary: dependency_features(binary, "aarch64-unknown-linux-gnu")
+                  for binary in ("cache-extension", "resolver-fn", "snapshot-publisher")}
+        first, *others = graphs
+        for other in others:
+            common = graphs[first].keys() & graphs[other].keys()
+            self.assertGreater(len(common), 100, f"{first} and {other} share most of their graph")
+            differ = {crate: (graphs[first][crate], graphs[other][crate]) for crate in sorted(common)
+                      if graphs[first][crate] != graphs[other][crate]}
+            self.assertEqual(differ, {}, f"features that {first} and {other} ask differently")
+
     @unittest.skipUnless(os.environ.get("PROFILE_RESOLVER_SAM_BUILD") == "1",
                          "set PROFILE_RESOLVER_SAM_BUILD=1 (make test-sam-build) for the release builds")
     def test_sam_build_with_the_defaults_builds_arm64_and_the_layer_follows_the_architecture(self):
@@ -640,6 +653,20 @@ class Template(unittest.TestCase):
         # about 250 KiB with them).
         self.assertGreater(section_size(binary, ".gcc_except_table"), 64 * 1024,
                            f"{binary} unwinds on panic")
+
+
+def dependency_features(binary, target):
+    """{crate@version: features} of the package holding `binary`, built alone for `target`, as
+    cargo resolves them for `cargo build --bin binary` (normal and build dependencies)."""
+    out = subprocess.run(["cargo", "tree", "--locked", "-p", binary, "--target", target, "-e", "normal,build",
+                          "--prefix", "none", "-f", "{p}@@{f}"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    graph = {}
+    for line in out.splitlines():
+        package, _, features = line.removesuffix(" (*)").partition("@@")
+        name, version = package.split()[:2]
+        graph[f"{name}@{version}"] = features
+    return graph
 
 
 def section_size(path, name):
