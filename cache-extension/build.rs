@@ -45,7 +45,11 @@ fn main() {
     let dir = PathBuf::from(var("CARGO_MANIFEST_DIR"));
     let order = dir.join("link-order.txt");
     let own = dir.join(format!("link-order.{}-lambda.txt", var("CARGO_CFG_TARGET_ARCH")));
-    println!("cargo:rerun-if-changed={}", own.display());
+    // A path that does not exist is stale to cargo on every build, which would rebuild and
+    // relink the extension each time: without a list for this architecture, the directory is
+    // watched instead, so that a list added later is noticed.
+    let watched = if own.is_file() { &own } else { &dir };
+    println!("cargo:rerun-if-changed={}", watched.display());
     let bin = "cargo:rustc-link-arg-bin=cache-extension";
     if var("PROFILE_RESOLVER_LINK_MAP") == "1" {
         println!("{bin}=-Wl,--print-map");
