@@ -26,14 +26,15 @@ venv: $(VENV)/.installed
 
 # The binaries and every test target, in one cargo invocation: the test targets' dev-dependencies
 # turn on features (tokio's test-util) that a build of the binaries alone would not, and two
-# invocations would compile the AWS SDK twice, once per feature set. The suites run these binaries.
+# invocations would compile the AWS SDK twice, once per feature set. The suites and the demo run
+# these binaries (the demo's first run compiles the tests too, and `make test` then starts warm).
 build:
 	$(CARGO) build --workspace --bins --tests
 
-# cargo-nextest runs the Rust tests (each in its own process, the slow ones first:
-# .config/nextest.toml); installed from crates.io when missing.
+# cargo-nextest runs the Rust tests (each in its own process: .config/nextest.toml); installed
+# from crates.io when missing (a few minutes of compiling, once).
 nextest:
-	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
+	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -85,8 +86,9 @@ arm64-tools:
 # is the wiring (architecture, panic=unwind, the layer's layout), not the optimiser: they build
 # without optimisation, LTO or one codegen unit, which halves each architecture's cold build (5.5
 # to 2.6 min for arm64 on 2 cores). RUSTFLAGS sets the opt-level because the per-package tables
-# in Cargo.toml cannot be overridden from the environment, and rustc takes the last one given.
-# `make bench` and deploys build with the full profile.
+# in Cargo.toml cannot be overridden from the environment, and rustc takes the last one given
+# (RUSTFLAGS also replaces the target-cpu that cargo lambda sets, which unoptimised code does
+# not use). `make bench` and deploys build with the full profile.
 TEST_RELEASE_PROFILE := CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 RUSTFLAGS="-C opt-level=0"
 test-sam-build: venv arm64-tools
 	$(TEST_RELEASE_PROFILE) PROFILE_RESOLVER_SAM_BUILD=1 $(PY) -m unittest tests/python/test_template.py -v -k sam_build
