@@ -88,8 +88,10 @@ arm64-tools:
 # to 2.6 min for arm64 on 2 cores). RUSTFLAGS sets the opt-level because the per-package tables
 # in Cargo.toml cannot be overridden from the environment, and rustc takes the last one given
 # (RUSTFLAGS also replaces the target-cpu that cargo lambda sets, which unoptimised code does
-# not use). `make bench` and deploys build with the full profile.
-TEST_RELEASE_PROFILE := CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 RUSTFLAGS="-C opt-level=0"
+# not use). They link without the extension's link order, a memory layout whose linker script
+# costs a minute or more per link of unoptimised code. `make bench` builds the x86_64 layer and
+# `make bench-arm64-sizes` the arm64 one with the full profile and the order, as deploys do.
+TEST_RELEASE_PROFILE := CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 RUSTFLAGS="-C opt-level=0" PROFILE_RESOLVER_LINK_ORDER=off
 test-sam-build: venv arm64-tools
 	$(TEST_RELEASE_PROFILE) PROFILE_RESOLVER_SAM_BUILD=1 $(PY) -m unittest tests/python/test_template.py -v -k sam_build
 

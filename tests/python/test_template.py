@@ -622,11 +622,6 @@ class Template(unittest.TestCase):
         x86_dir = ROOT / ".aws-sam" / "build-x86_64"
         shutil.rmtree(x86_dir, ignore_errors=True)
         env_without = {k: v for k, v in os.environ.items() if k != "LAYER_ARCH"}
-        # Without the link order: in make test's unoptimised build its linker script costs 80 s
-        # of linking here, for a memory layout this build is not checked for. The arm64 layer
-        # above links with the script, so zig's linker taking it stays tested; make bench
-        # measures the x86_64 layer's idle memory with the order.
-        env_without["PROFILE_RESOLVER_LINK_ORDER"] = "off"
         result = self.run_tool("sam", "build", "CacheExtensionLayer", "--beta-features",
                                "--build-in-source", "--build-dir", str(x86_dir),
                                "--parameter-overrides", "Architecture=x86_64", env=env_without)
